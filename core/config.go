@@ -1,0 +1,129 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// Config tunes a session. Start from [DefaultConfig] and change fields;
+// [Client] and [Server] call [Config.Validate] and refuse an invalid one.
+//
+// Memory a peer can make a session buffer is bounded by
+// MaxStreams*InitialStreamWindow + SessionReceiveBudget.
+type Config struct {
+	// ProtocolVersion is 1 for netmux, or 0 to speak the hashicorp/yamux
+	// protocol with yamux peers.
+	ProtocolVersion uint8
+
+	// InitialStreamWindow is the receive window each stream starts with,
+	// advertised to the peer. At least 256 KiB (the protocol's initial
+	// credit).
+	InitialStreamWindow uint32
+
+	// MaxStreamWindow caps how far auto-tuning grows a stream's receive
+	// window. Equal to InitialStreamWindow disables auto-tuning.
+	MaxStreamWindow uint32
+
+	// SessionReceiveBudget is the session-wide pool that window growth
+	// beyond InitialStreamWindow is drawn from.
+	SessionReceiveBudget uint64
+
+	// MaxFrameSize is the largest Data payload this side sends; writes are
+	// split into frames of at most this size.
+	MaxFrameSize uint32
+
+	// MaxStreams bounds the streams open at once (both directions). The
+	// peer's streams past it are refused with RST; a local OpenStream past
+	// it fails with ErrStreamLimit.
+	MaxStreams int
+
+	// AcceptBacklog bounds streams opened by the peer and not yet accepted.
+	// Past it, new streams are refused with RST.
+	AcceptBacklog int
+
+	// MaxControlFrames bounds control frames (ACKs, window updates, ping
+	// replies, resets) queued for sending. A peer that makes the queue
+	// overflow, typically by not reading, ends the session with
+	// ENHANCE_YOUR_CALM.
+	MaxControlFrames int
+
+	// KeepAliveInterval is how often a ping is sent; 0 disables keepalive.
+	KeepAliveInterval time.Duration
+
+	// KeepAliveTimeout ends the session when nothing at all has been
+	// received for this long after a keepalive ping was sent.
+	KeepAliveTimeout time.Duration
+
+	// OpenTimeout resets a stream the peer has not accepted in this time
+	// (0: wait forever).
+	OpenTimeout time.Duration
+
+	// WriteTimeout ends the session when the transport does not accept a
+	// write for this long (0: no limit).
+	WriteTimeout time.Duration
+
+	// CloseTimeout bounds Close: flushing, the GoAway handshake and
+	// joining goroutines.
+	CloseTimeout time.Duration
+
+	// StreamCloseTimeout resets a stream this side has closed when the peer
+	// does not close its half within this time (0: wait forever).
+	StreamCloseTimeout time.Duration
+
+	// Logger receives the few events worth logging (protocol errors,
+	// keepalive timeouts). Nil discards.
+	Logger *slog.Logger
+}
+
+// DefaultConfig returns the configuration sessions use unless told
+// otherwise.
+func DefaultConfig() Config {
+	return Config{
+		ProtocolVersion:      protoVersion,
+		InitialStreamWindow:  initialCredit,
+		MaxStreamWindow:      16 << 20,
+		SessionReceiveBudget: 64 << 20,
+		MaxFrameSize:         64 << 10,
+		MaxStreams:           1024,
+		AcceptBacklog:        256,
+		MaxControlFrames:     4096,
+		KeepAliveInterval:    15 * time.Second,
+		KeepAliveTimeout:     30 * time.Second,
+		OpenTimeout:          30 * time.Second,
+		WriteTimeout:         15 * time.Second,
+		CloseTimeout:         5 * time.Second,
+		StreamCloseTimeout:   time.Minute,
+	}
+}
+
+// Validate reports the first invalid field, or nil.
+func (c *Config) Validate() error {
+	var err error
+	check := func(ok bool, format string, args ...any) {
+		if !ok && err == nil {
+			err = fmt.Errorf("netmux: invalid config: "+format, args...)
+		}
+	}
+	check(c.ProtocolVersion == protoVersion || c.ProtocolVersion == yamuxVersion,
+		"ProtocolVersion %d (want 0 or 1)", c.ProtocolVersion)
+	check(c.InitialStreamWindow >= initialCredit,
+		"InitialStreamWindow %d below the protocol's %d", c.InitialStreamWindow, initialCredit)
+	check(c.MaxStreamWindow >= c.InitialStreamWindow,
+		"MaxStreamWindow %d below InitialStreamWindow %d", c.MaxStreamWindow, c.InitialStreamWindow)
+	check(c.MaxStreamWindow <= 1<<30, "MaxStreamWindow %d above 1 GiB", c.MaxStreamWindow)
+	check(c.MaxFrameSize >= 1024 && c.MaxFrameSize <= 1<<24,
+		"MaxFrameSize %d outside [1 KiB, 16 MiB]", c.MaxFrameSize)
+	check(c.MaxStreams > 0, "MaxStreams %d must be positive", c.MaxStreams)
+	check(c.AcceptBacklog > 0, "AcceptBacklog %d must be positive", c.AcceptBacklog)
+	check(c.MaxControlFrames >= 16, "MaxControlFrames %d below 16", c.MaxControlFrames)
+	check(c.KeepAliveInterval >= 0 && c.KeepAliveTimeout >= 0, "negative keepalive setting")
+	check(c.KeepAliveInterval == 0 || c.KeepAliveTimeout > 0,
+		"KeepAliveTimeout must be positive when keepalive is on")
+	check(c.OpenTimeout >= 0 && c.WriteTimeout >= 0 && c.StreamCloseTimeout >= 0, "negative timeout")
+	check(c.CloseTimeout > 0, "CloseTimeout %v must be positive", c.CloseTimeout)
+	return err
+}
+
+var errNilConn = errors.New("netmux: nil connection")

@@ -1,0 +1,65 @@
+// Package core is the netmux stream multiplexer: it turns one ordered,
+// reliable byte stream (any io.ReadWriteCloser: TCP, TLS, KCP, WebSocket,
+// QUIC, a pipe) into many concurrent, bidirectional streams, each a
+// net.Conn with its own flow control.
+//
+// # Quick start
+//
+//	sess, err := core.Client(conn, core.DefaultConfig()) // core.Server on the other end
+//	st, err := sess.OpenStream(ctx)                        // or sess.AcceptStream(ctx)
+//	st.Write([]byte("hello"))
+//	st.CloseWrite()                                        // the peer reads io.EOF
+//	io.ReadAll(st)
+//	sess.Close()                                           // graceful: flush, GoAway, join
+//
+// A [Session] is a [net.Listener] (Accept returns the peer's streams) and
+// a [Stream] is a [net.Conn] with deadlines, plus [Stream.CloseWrite],
+// [Stream.CloseRead] and [Stream.Reset].
+//
+// # Model
+//
+// Each session runs at most three goroutines, started by [Client] or
+// [Server] and joined by [Session.Close]: a reader that owns the
+// transport's read side, a writer that owns its write side, and, when
+// keepalive is on, a keepalive loop. Nothing runs per stream, per ping or
+// per timer. A Write hands its bytes to the writer and returns once they
+// are taken; the writer sends control frames (ACKs, window updates, ping
+// replies, resets) ahead of data, serves streams with data round-robin one
+// frame at a time, and writes each batch of frames with one Write call.
+// The reader checks every header before acting on it and never blocks on
+// a stream: per-stream credit guarantees there is room.
+//
+// Each stream direction has credit: a writer blocks when the peer's
+// window is used up, and the reader returns credit in batches as the
+// application reads. Windows start at Config.InitialStreamWindow (at least
+// the protocol's 256 KiB) and grow, up to Config.MaxStreamWindow, when a
+// window is read within a few round trips; growth draws on a session-wide
+// budget, so the memory a peer can make a session hold is bounded by
+// MaxStreams*InitialStreamWindow + SessionReceiveBudget.
+//
+// The session owns every timeout (keepalive, write timeout, open and
+// close timeouts, stream deadlines) and never sets deadlines on the
+// transport. docs/architecture.md in the repository has the details and
+// docs/protocol.md the wire protocol.
+//
+// # Errors
+//
+//	ErrSessionClosed     the session ended; Err() wraps why (also net.ErrClosed)
+//	*GoAwayError         the peer sent GoAway (errors.Is(err, ErrGoAway))
+//	*StreamError         a stream was reset, with its code and side
+//	*ProtocolError       the peer broke the protocol (errors.Is(err, ErrProtocol))
+//	ErrStreamLimit       OpenStream past Config.MaxStreams
+//	ErrKeepaliveTimeout  the peer went silent (a net.Error with Timeout())
+//	ErrWriteTimeout      the transport stopped accepting writes
+//	ErrReadClosed, ErrWriteClosed  use of a closed half (also net.ErrClosed)
+//
+// Stream deadlines produce an error with Timeout() true that matches
+// os.ErrDeadlineExceeded. Read returns exactly io.EOF after the peer's
+// FIN and all its data.
+//
+// # yamux compatibility
+//
+// With Config.ProtocolVersion set to 0 a session speaks the
+// hashicorp/yamux protocol and interoperates with yamux peers (RST then
+// carries no code and closing is not acknowledged).
+package core

@@ -1,0 +1,304 @@
+package core
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"time"
+)
+
+// The reader goroutine owns the transport's read side. It validates each
+// header before acting on it, never blocks on a stream (credit guarantees
+// room), and is the only code that creates inbound streams.
+
+// errStopReading ends readLoop after the peer's final GoAway.
+var errStopReading = errors.New("netmux: peer sent its final frame")
+
+func (s *Session) readLoop() {
+	defer s.wg.Done()
+	var hb [frameHeaderLen]byte
+	for {
+		if _, err := io.ReadFull(s.br, hb[:]); err != nil {
+			s.readFailed(err)
+			return
+		}
+		h := decodeHeader(hb[:])
+		s.stats.framesIn.Add(1)
+		err := h.validate(s.version)
+		if err == nil {
+			err = s.handleFrame(h)
+		}
+		switch {
+		case err == nil:
+			continue
+		case err == errStopReading:
+		case isPeerFault(err):
+			s.fail(err)
+		default:
+			s.readFailed(err)
+		}
+		return
+	}
+}
+
+// readFailed ends the session after a transport read error.
+func (s *Session) readFailed(err error) {
+	select {
+	case <-s.dead: // we closed the transport ourselves
+		return
+	default:
+	}
+	switch {
+	case s.localFin.Load():
+		// We said our last word; the peer hung up instead of answering.
+		s.terminate(s.closeCause)
+	case s.version == yamuxVersion && err == io.EOF:
+		s.terminate(io.EOF) // a yamux peer ends a session by closing
+	case err == io.EOF:
+		s.terminate(fmt.Errorf("transport closed without GoAway: %w", io.ErrUnexpectedEOF))
+	default:
+		s.terminate(err)
+	}
+}
+
+func isPeerFault(err error) bool {
+	var pe *ProtocolError
+	return errors.As(err, &pe)
+}
+
+func (s *Session) handleFrame(h frameHeader) error {
+	switch h.typ {
+	case framePing:
+		return s.handlePing(h)
+	case frameGoAway:
+		return s.handleGoAway(h)
+	default:
+		return s.handleStreamFrame(h)
+	}
+}
+
+// handleStreamFrame handles Data and WindowUpdate frames. Flags act in
+// the order SYN, ACK, credit or data, FIN, RST.
+func (s *Session) handleStreamFrame(h frameHeader) error {
+	var st *Stream
+	var err error
+	if h.flags&flagSYN != 0 {
+		st, err = s.incomingStream(h.streamID)
+	} else {
+		st, err = s.lookupStream(h.streamID)
+	}
+	if err != nil {
+		return err
+	}
+	if st == nil { // refused or already forgotten: drop it
+		return s.discardPayload(h)
+	}
+	if h.flags&flagACK != 0 {
+		st.recvAck()
+	}
+	if h.flags&flagRST != 0 {
+		if h.typ == frameData { // yamux mode only (validate rejects it otherwise)
+			if err := s.discardPayload(h); err != nil {
+				return err
+			}
+		}
+		code := ErrorCode(h.length)
+		if s.version == yamuxVersion {
+			code = CodeNoError
+		}
+		st.abort(code, true)
+		return nil
+	}
+	switch h.typ {
+	case frameWindowUpdate:
+		if err := s.addCredit(st, h.length); err != nil {
+			return err
+		}
+	case frameData:
+		if err := s.receiveData(st, h.length); err != nil {
+			return err
+		}
+	}
+	if h.flags&flagFIN != 0 {
+		st.recvFin()
+	}
+	return nil
+}
+
+// incomingStream handles a SYN. It returns nil (and no error) when the
+// stream is refused, after queueing RST(Refused).
+func (s *Session) incomingStream(id uint32) (*Stream, error) {
+	if (id%2 == 1) == s.client {
+		return nil, protocolErrorf(CodeProtocol, "SYN for stream %d with the wrong parity", id)
+	}
+	s.mu.Lock()
+	if id <= s.peerMaxID {
+		s.mu.Unlock()
+		return nil, protocolErrorf(CodeProtocol, "SYN reuses stream %d (highest so far %d)", id, s.peerMaxID)
+	}
+	s.peerMaxID = id
+	if s.goAwaySent || s.isClosing() || len(s.streams) >= s.cfg.MaxStreams || len(s.acceptQ) >= s.cfg.AcceptBacklog {
+		s.mu.Unlock()
+		s.stats.streamsRefused.Add(1)
+		return nil, s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: id,
+			length: s.rstLength(CodeRefused)}, nil)
+	}
+	st := newStream(s, id, initialCredit)
+	st.acked = true // nothing to wait for on this side
+	s.streams[id] = st
+	s.acceptQ = append(s.acceptQ, st)
+	s.mu.Unlock()
+	signal(s.acceptWake)
+	return st, nil
+}
+
+// lookupStream finds the stream for a frame without SYN. It returns nil
+// and no error for a stream that existed and is forgotten (the frame was
+// in flight), and a protocol error for one that never existed.
+func (s *Session) lookupStream(id uint32) (*Stream, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.streams[id]; st != nil {
+		return st, nil
+	}
+	ours := (id%2 == 1) == s.client
+	if (ours && (s.nextID == 0 || id < s.nextID)) || (!ours && id <= s.peerMaxID) {
+		return nil, nil
+	}
+	return nil, protocolErrorf(CodeProtocol, "frame for stream %d, which was never opened", id)
+}
+
+// discardPayload drops a Data frame's payload, refusing lengths no stream
+// could ever have had credit for.
+func (s *Session) discardPayload(h frameHeader) error {
+	if h.typ != frameData || h.length == 0 {
+		return nil
+	}
+	if h.length > s.cfg.MaxStreamWindow {
+		return protocolErrorf(CodeFlowControl, "%d-byte Data frame for closed stream %d", h.length, h.streamID)
+	}
+	s.stats.bytesIn.Add(uint64(h.length))
+	_, err := s.br.Discard(int(h.length))
+	return err
+}
+
+// receiveData moves n payload bytes from the transport into st. The credit
+// check happens before anything is read.
+func (s *Session) receiveData(st *Stream, n uint32) error {
+	st.mu.Lock()
+	if st.finRecv {
+		st.mu.Unlock()
+		return protocolErrorf(CodeProtocol, "data after FIN on stream %d", st.id)
+	}
+	if !st.rw.receive(n) {
+		credit := st.rw.credit()
+		st.mu.Unlock()
+		return protocolErrorf(CodeFlowControl, "%d bytes on stream %d with %d credit", n, st.id, credit)
+	}
+	answer := st.closed && !st.reset // data after Close: reset the peer
+	st.mu.Unlock()
+	s.stats.bytesIn.Add(uint64(n))
+	if answer {
+		st.resetAfterFin(CodeCancel)
+	}
+	for n > 0 {
+		k := min(int(n), s.br.Size())
+		b, err := s.br.Peek(k)
+		if err != nil {
+			return err
+		}
+		st.mu.Lock()
+		if !st.readClosed && !st.reset {
+			st.buf.write(b)
+			st.wakeReaderLocked()
+		}
+		st.mu.Unlock()
+		s.br.Discard(k)
+		n -= uint32(k)
+	}
+	return nil
+}
+
+// addCredit applies a window update to st's send credit.
+func (s *Session) addCredit(st *Stream, delta uint32) error {
+	s.sendMu.Lock()
+	credit, ok := addCredit(st.credit, delta)
+	if !ok {
+		s.sendMu.Unlock()
+		return protocolErrorf(CodeFlowControl, "window update overflows credit on stream %d", st.id)
+	}
+	st.credit = credit
+	wake := false
+	if st.pend != nil && !st.inReady && credit > 0 {
+		if !st.blockedAt.IsZero() {
+			s.stats.creditStall.Add(int64(time.Since(st.blockedAt)))
+			st.blockedAt = time.Time{}
+		}
+		s.sender.ready.push(st)
+		wake = true
+	}
+	s.sendMu.Unlock()
+	if wake {
+		s.wakeWriter()
+	}
+	return nil
+}
+
+// recvAck records the peer's ACK and stops the open timer.
+func (st *Stream) recvAck() {
+	st.s.sendMu.Lock()
+	st.acked = true
+	st.s.sendMu.Unlock()
+	st.mu.Lock()
+	if !st.closed {
+		st.stopTimerLocked()
+	}
+	st.mu.Unlock()
+}
+
+// recvFin records the peer's FIN: Read returns io.EOF after the data.
+func (st *Stream) recvFin() {
+	st.mu.Lock()
+	if st.finRecv {
+		st.mu.Unlock()
+		return
+	}
+	st.finRecv = true
+	if st.closed {
+		st.stopTimerLocked()
+	}
+	st.wakeReaderLocked()
+	st.mu.Unlock()
+	st.setDone(stRecvDone)
+}
+
+// handlePing answers a ping ahead of queued data, or completes one of ours.
+func (s *Session) handlePing(h frameHeader) error {
+	if h.flags == flagSYN {
+		return s.queueCtrl(frameHeader{typ: framePing, flags: flagACK, length: h.length}, nil)
+	}
+	s.pinger.pong(s, h.length)
+	return nil
+}
+
+// handleGoAway handles the peer's GoAway: without FIN, it refuses new
+// streams; with FIN (its last frame), the session closes.
+func (s *Session) handleGoAway(h frameHeader) error {
+	ga := &GoAwayError{Code: ErrorCode(h.length), Remote: true}
+	s.mu.Lock()
+	if s.remoteGoAway == nil {
+		s.remoteGoAway = ga
+	}
+	s.mu.Unlock()
+	if s.version == yamuxVersion && ga.Code != CodeNoError {
+		s.terminate(ga) // yamux ends the session with an error GoAway
+		return errStopReading
+	}
+	if h.flags&flagFIN == 0 {
+		return nil
+	}
+	s.remoteFin.Store(true)
+	s.startClose(ga)
+	s.finDone()
+	return errStopReading
+}

@@ -1,0 +1,307 @@
+package core
+
+import (
+	"sync"
+	"time"
+)
+
+// The writer goroutine owns conn.Write. Everyone else enqueues under
+// sendMu and wakes it: control frames go to a bounded FIFO that is always
+// written first; streams with data (or a FIN) to send wait in a ring that
+// is served round-robin, at most one frame per stream per turn. Each turn
+// builds one batch, written with a single Write call.
+
+// maxBatch bounds the bytes handed to the transport in one Write, which
+// also bounds how long a control frame can wait behind data.
+const maxBatch = 128 << 10
+
+// ctrlFrame is a queued control frame. When st is set it is a window
+// update whose credit is collected from st when the frame is written, so
+// updates for one stream coalesce.
+type ctrlFrame struct {
+	hdr frameHeader
+	st  *Stream
+}
+
+// sender is the write side of a session. Its fields are guarded by
+// sendMu, except wbuf and timer, which only the writer goroutine touches.
+type sender struct {
+	s      *Session
+	sendMu sync.Mutex
+	ctrl   []ctrlFrame
+	ready  streamRing
+	wake   chan struct{} // capacity 1
+
+	closing  bool  // flush, then send the final GoAway
+	abort    error // fatal error: send only the final GoAway with its code
+	finished bool  // the final GoAway is queued; drop everything else
+
+	wbuf  []byte
+	timer *time.Timer // write timeout
+}
+
+func (w *sender) init(s *Session) {
+	w.s = s
+	w.wake = make(chan struct{}, 1)
+	w.wbuf = make([]byte, 0, maxBatch+frameHeaderLen)
+	if s.cfg.WriteTimeout > 0 {
+		w.timer = time.AfterFunc(time.Hour, func() { s.terminate(ErrWriteTimeout) })
+		w.timer.Stop()
+	}
+}
+
+func (w *sender) stopTimer() {
+	if w.timer != nil {
+		w.timer.Stop()
+	}
+}
+
+func (w *sender) wakeWriter() { signal(w.wake) }
+
+// queueCtrl queues a control frame. It fails when the queue is full, which
+// means the peer is not reading what it makes us send; the caller ends the
+// session. Frames queued after the final GoAway are dropped.
+func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
+	h.version = s.version
+	s.sendMu.Lock()
+	if s.sender.finished {
+		s.sendMu.Unlock()
+		return nil
+	}
+	if len(s.sender.ctrl) >= s.cfg.MaxControlFrames {
+		s.sendMu.Unlock()
+		return errControlFlood
+	}
+	s.sender.ctrl = append(s.sender.ctrl, ctrlFrame{hdr: h, st: st})
+	s.sendMu.Unlock()
+	s.wakeWriter()
+	return nil
+}
+
+var errControlFlood = protocolErrorf(CodeEnhanceYourCalm, "control frame queue full: peer is not reading")
+
+// writeLoop is the writer goroutine.
+func (s *Session) writeLoop() {
+	defer s.wg.Done()
+	var finished []*Stream
+	for {
+		s.sendMu.Lock()
+		batch, last := s.buildBatchLocked(&finished)
+		abort := s.sender.abort
+		s.sendMu.Unlock()
+		for i, st := range finished {
+			st.sendDone()
+			finished[i] = nil
+		}
+		finished = finished[:0]
+
+		if len(batch) == 0 {
+			select {
+			case <-s.sender.wake:
+				continue
+			case <-s.dead:
+				return
+			}
+		}
+		if err := s.writeBatch(batch); err != nil {
+			s.terminate(err)
+			return
+		}
+		if last {
+			s.localFin.Store(true)
+			if s.version == yamuxVersion || abort != nil {
+				s.terminate(abort)
+			}
+			s.finDone()
+			<-s.dead
+			return
+		}
+	}
+}
+
+// writeBatch hands one batch to the transport under the write timeout.
+func (s *Session) writeBatch(b []byte) error {
+	if t := s.sender.timer; t != nil {
+		t.Reset(s.cfg.WriteTimeout)
+	}
+	_, err := s.conn.Write(b)
+	if t := s.sender.timer; t != nil {
+		t.Stop()
+	}
+	return err
+}
+
+// buildBatchLocked fills the write buffer: control frames first, then data
+// round-robin across ready streams, then, when closing and nothing else is
+// left, the final GoAway (last reports that). Streams whose send half
+// finished are appended to finished, to be processed without the lock.
+func (s *Session) buildBatchLocked(finished *[]*Stream) (batch []byte, last bool) {
+	w := &s.sender
+	buf := w.wbuf[:0]
+	if w.finished {
+		return buf, false
+	}
+	if w.abort != nil {
+		w.ctrl = w.ctrl[:0]
+		w.finished = true
+		return s.finalGoAway(buf, goAwayCodeFor(w.abort)), true
+	}
+	frames := uint64(0)
+	for i := range w.ctrl {
+		c := &w.ctrl[i]
+		h := c.hdr
+		if c.st != nil {
+			c.st.wuQueued.Store(false)
+			h.length = c.st.pendingCredit.Swap(0)
+			if h.length == 0 {
+				c.st = nil
+				continue
+			}
+		}
+		c.st = nil
+		buf = h.appendTo(buf)
+		frames++
+	}
+	w.ctrl = w.ctrl[:0]
+
+	var payload uint64
+	maxFrame := int(s.cfg.MaxFrameSize)
+	for w.ready.head != nil && len(buf)+frameHeaderLen < maxBatch {
+		st := w.ready.head
+		if len(st.pend) > 0 && st.credit > 0 {
+			k := min(len(st.pend), maxFrame, maxBatch-len(buf)-frameHeaderLen)
+			if uint64(k) > st.credit {
+				k = int(st.credit)
+			}
+			buf = frameHeader{version: s.version, typ: frameData, streamID: st.id, length: uint32(k)}.appendTo(buf)
+			buf = append(buf, st.pend[:k]...)
+			st.pend = st.pend[k:]
+			st.written += k
+			st.credit -= uint64(k)
+			payload += uint64(k)
+			frames++
+			if len(st.pend) == 0 {
+				st.pend = nil
+				st.notifyWriter()
+			}
+		}
+		switch {
+		case len(st.pend) > 0 && st.credit > 0:
+			w.ready.rotate()
+			continue
+		case len(st.pend) > 0:
+			// Out of credit: wait for a window update to re-add it.
+			st.blockedAt = time.Now()
+			w.ready.remove(st)
+			continue
+		}
+		// Nothing left to write: the FIN, then a queued RST, go last.
+		w.ready.remove(st)
+		if st.finQueued && !st.finSent {
+			st.finSent = true
+			buf = frameHeader{version: s.version, typ: frameWindowUpdate, flags: flagFIN, streamID: st.id}.appendTo(buf)
+			frames++
+			if st.rstQueued {
+				buf = frameHeader{version: s.version, typ: frameWindowUpdate, flags: flagRST, streamID: st.id,
+					length: s.rstLength(st.rstCode)}.appendTo(buf)
+				frames++
+			}
+			*finished = append(*finished, st)
+		}
+	}
+	s.stats.framesOut.Add(frames)
+	s.stats.bytesOut.Add(payload)
+
+	if w.closing && len(w.ctrl) == 0 && w.ready.head == nil {
+		w.finished = true
+		buf = s.finalGoAway(buf, CodeNoError)
+		last = true
+	}
+	w.wbuf = buf[:0] // keep any growth
+	return buf, last
+}
+
+// finalGoAway appends the session's last frame: GoAway|FIN in netmux,
+// a plain GoAway in yamux mode.
+func (s *Session) finalGoAway(buf []byte, code ErrorCode) []byte {
+	flags := flagFIN
+	if s.version == yamuxVersion {
+		flags = 0
+	}
+	s.stats.framesOut.Add(1)
+	return frameHeader{version: s.version, typ: frameGoAway, flags: flags, length: uint32(code)}.appendTo(buf)
+}
+
+// rstLength is the Length of an RST frame: the code, except in yamux mode
+// where RST carries none.
+func (s *Session) rstLength(code ErrorCode) uint32 {
+	if s.version == yamuxVersion {
+		return 0
+	}
+	return uint32(code)
+}
+
+// streamRing is an intrusive circular list of streams with something to
+// send. Guarded by sendMu.
+type streamRing struct{ head *Stream }
+
+func (r *streamRing) push(st *Stream) {
+	if st.inReady {
+		return
+	}
+	st.inReady = true
+	if r.head == nil {
+		st.next, st.prev = st, st
+		r.head = st
+		return
+	}
+	tail := r.head.prev
+	st.prev, st.next = tail, r.head
+	tail.next = st
+	r.head.prev = st
+}
+
+func (r *streamRing) remove(st *Stream) {
+	if !st.inReady {
+		return
+	}
+	st.inReady = false
+	if st.next == st {
+		r.head = nil
+	} else {
+		st.prev.next = st.next
+		st.next.prev = st.prev
+		if r.head == st {
+			r.head = st.next
+		}
+	}
+	st.next, st.prev = nil, nil
+}
+
+// rotate moves the head to the back of the ring.
+func (r *streamRing) rotate() {
+	if r.head != nil {
+		r.head = r.head.next
+	}
+}
+
+// sendAck accepts st on the wire, advertising our extra receive window.
+func (s *Session) sendAck(st *Stream) {
+	err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagACK, streamID: st.id,
+		length: s.cfg.InitialStreamWindow - initialCredit}, nil)
+	if err != nil {
+		s.fail(err)
+	}
+}
+
+// sendWindowUpdate returns delta bytes of credit to the peer. Updates for
+// one stream coalesce into a single queued frame.
+func (s *Session) sendWindowUpdate(st *Stream, delta uint32) {
+	st.pendingCredit.Add(delta)
+	if !st.wuQueued.CompareAndSwap(false, true) {
+		return
+	}
+	if err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st); err != nil {
+		s.fail(err)
+	}
+}

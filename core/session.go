@@ -1,0 +1,437 @@
+package core
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Session multiplexes streams over one io.ReadWriteCloser. Create one with
+// [Client] on the dialing side and [Server] on the accepting side. All
+// methods are safe for concurrent use. A Session is a [net.Listener] whose
+// Accept returns inbound streams.
+type Session struct {
+	conn    io.ReadWriteCloser
+	cfg     Config
+	client  bool
+	version uint8
+	log     *slog.Logger
+
+	// Stream table, accept queue and GoAway state, guarded by mu.
+	mu           sync.Mutex
+	streams      map[uint32]*Stream
+	nextID       uint32        // next ID OpenStream uses; 0 once exhausted
+	peerMaxID    uint32        // highest ID the peer has opened
+	acceptQ      []*Stream     // opened by the peer, not yet accepted
+	goAwaySent   bool          // we refuse the peer's new streams
+	remoteGoAway *GoAwayError  // the peer refuses our new streams
+	drained      chan struct{} // closed when the last stream goes (Shutdown)
+	acceptWake   chan struct{} // capacity 1: the accept queue has streams
+
+	sender               // writer state, guarded by sendMu
+	br     *bufio.Reader // owned by readLoop
+	budget budget
+	rtt    atomic.Int64 // smoothed round-trip time in nanoseconds
+	pinger pinger
+	stats  counters
+
+	// Lifecycle. closing is closed when an orderly close starts (local
+	// Close, the peer's GoAway|FIN, or a fatal error); dead when the
+	// session has ended and err is set.
+	closeOnce  sync.Once
+	closing    chan struct{}
+	closeCause error // why the orderly close started (nil: local Close); written once before closing is closed
+	closeTimer *time.Timer
+	termOnce   sync.Once
+	dead       chan struct{}
+	err        error
+	localFin   atomic.Bool // our final GoAway is written
+	remoteFin  atomic.Bool // the peer's final GoAway was received
+	wg         sync.WaitGroup
+}
+
+var _ net.Listener = (*Session)(nil)
+
+// Client starts a session on the dialing side of conn. It opens odd stream
+// IDs and sends the preface (a Ping) at once. The session owns conn from
+// now on and closes it when the session ends.
+func Client(conn io.ReadWriteCloser, cfg Config) (*Session, error) {
+	return newSession(conn, cfg, true)
+}
+
+// Server starts a session on the accepting side of conn. It opens even
+// stream IDs.
+func Server(conn io.ReadWriteCloser, cfg Config) (*Session, error) {
+	return newSession(conn, cfg, false)
+}
+
+func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, error) {
+	if conn == nil {
+		return nil, errNilConn
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	s := &Session{
+		conn:       conn,
+		cfg:        cfg,
+		client:     client,
+		version:    cfg.ProtocolVersion,
+		log:        cfg.Logger,
+		streams:    make(map[uint32]*Stream),
+		nextID:     2,
+		acceptWake: make(chan struct{}, 1),
+		br:         bufio.NewReaderSize(conn, readBufferSize),
+		closing:    make(chan struct{}),
+		dead:       make(chan struct{}),
+	}
+	if client {
+		s.nextID = 1
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	s.budget.left.Store(int64(cfg.SessionReceiveBudget))
+	s.sender.init(s)
+	s.pinger.init()
+	// The first frame on the wire is a Ping: the client's preface, and an
+	// RTT sample for window auto-tuning on both sides.
+	s.sendPing(nil)
+	s.wg.Add(2)
+	go s.readLoop()
+	go s.writeLoop()
+	if cfg.KeepAliveInterval > 0 {
+		s.wg.Add(1)
+		go s.keepaliveLoop()
+	}
+	return s, nil
+}
+
+// readBufferSize is the session's transport read buffer. Payloads larger
+// than it are delivered in pieces.
+const readBufferSize = 64 << 10
+
+// OpenStream opens a new stream. It does not wait for the peer: the caller
+// may write at once (up to the protocol's initial credit before the peer's
+// ACK arrives). It fails with ErrStreamLimit when MaxStreams streams are
+// open, a *GoAwayError after the peer sent GoAway, ErrStreamsExhausted, or
+// ErrSessionClosed.
+func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	switch {
+	case s.isClosing():
+		s.mu.Unlock()
+		return nil, s.closedErr()
+	case s.remoteGoAway != nil:
+		err := s.remoteGoAway
+		s.mu.Unlock()
+		return nil, err
+	case len(s.streams) >= s.cfg.MaxStreams:
+		s.mu.Unlock()
+		return nil, ErrStreamLimit
+	case s.nextID == 0:
+		s.mu.Unlock()
+		return nil, ErrStreamsExhausted
+	}
+	id := s.nextID
+	s.nextID += 2
+	if s.nextID < id { // wrapped: this was the last ID
+		s.nextID = 0
+	}
+	// The SYN is queued under mu so SYNs go out in ID order.
+	err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagSYN, streamID: id,
+		length: s.cfg.InitialStreamWindow - initialCredit}, nil)
+	if err != nil {
+		s.mu.Unlock()
+		return nil, err
+	}
+	st := newStream(s, id, initialCredit)
+	st.accepted = true
+	s.streams[id] = st
+	s.mu.Unlock()
+	s.stats.streamsOpened.Add(1)
+	if s.cfg.OpenTimeout > 0 {
+		st.startOpenTimer(s.cfg.OpenTimeout)
+	}
+	return st, nil
+}
+
+// Open is OpenStream with a background context, returning a net.Conn.
+func (s *Session) Open() (net.Conn, error) {
+	st, err := s.OpenStream(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// AcceptStream waits for a stream opened by the peer. It fails when ctx
+// ends or the session closes (ErrSessionClosed). Streams the peer reset
+// before they were accepted are skipped.
+func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
+	for {
+		s.mu.Lock()
+		if len(s.acceptQ) > 0 {
+			st := s.acceptQ[0]
+			s.acceptQ[0] = nil
+			s.acceptQ = s.acceptQ[1:]
+			if len(s.acceptQ) == 0 {
+				s.acceptQ = nil
+			} else {
+				signal(s.acceptWake)
+			}
+			st.accepted = true
+			s.mu.Unlock()
+			s.stats.streamsAccepted.Add(1)
+			s.sendAck(st)
+			return st, nil
+		}
+		s.mu.Unlock()
+		select {
+		case <-s.acceptWake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.closing:
+			return nil, s.closedErr()
+		}
+	}
+}
+
+// Accept waits for the next stream opened by the peer. It implements
+// [net.Listener].
+func (s *Session) Accept() (net.Conn, error) {
+	st, err := s.AcceptStream(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+// Addr returns the transport's local address if it has one. It implements
+// [net.Listener].
+func (s *Session) Addr() net.Addr { return s.LocalAddr() }
+
+// LocalAddr returns the transport's local address, or a placeholder.
+func (s *Session) LocalAddr() net.Addr {
+	if c, ok := s.conn.(interface{ LocalAddr() net.Addr }); ok {
+		return c.LocalAddr()
+	}
+	return muxAddr{}
+}
+
+// RemoteAddr returns the transport's remote address, or a placeholder.
+func (s *Session) RemoteAddr() net.Addr {
+	if c, ok := s.conn.(interface{ RemoteAddr() net.Addr }); ok {
+		return c.RemoteAddr()
+	}
+	return muxAddr{}
+}
+
+type muxAddr struct{}
+
+func (muxAddr) Network() string { return "netmux" }
+func (muxAddr) String() string  { return "netmux" }
+
+// NumStreams returns the number of streams the session holds: open, or
+// closed locally and waiting for the peer.
+func (s *Session) NumStreams() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.streams)
+}
+
+// IsClient reports whether this is the dialing side.
+func (s *Session) IsClient() bool { return s.client }
+
+// Done returns a channel that is closed when the session has ended.
+func (s *Session) Done() <-chan struct{} { return s.dead }
+
+// Err returns why the session ended, or nil while it runs. After a local
+// Close it is ErrSessionClosed; otherwise it matches ErrSessionClosed and
+// wraps the cause: a *GoAwayError from the peer, a *ProtocolError,
+// ErrKeepaliveTimeout, ErrWriteTimeout, or the transport's error.
+func (s *Session) Err() error {
+	select {
+	case <-s.dead:
+		return s.err
+	default:
+		return nil
+	}
+}
+
+// GoAway tells the peer to open no more streams; streams it opens from now
+// on are refused. Open streams carry on. It is the first step of Shutdown.
+func (s *Session) GoAway() error {
+	s.mu.Lock()
+	sent := s.goAwaySent
+	s.goAwaySent = true
+	s.mu.Unlock()
+	if sent {
+		return nil
+	}
+	return s.queueCtrl(frameHeader{typ: frameGoAway, length: uint32(CodeNoError)}, nil)
+}
+
+// Shutdown closes the session gracefully: it sends GoAway, refuses
+// (RST with CodeRefused, so the peer may retry them elsewhere) the streams
+// still waiting to be accepted, lets accepted and local streams finish
+// until ctx ends, then closes as Close does. It returns ctx's error if
+// streams were still open when ctx ended.
+func (s *Session) Shutdown(ctx context.Context) error {
+	_ = s.GoAway()
+	s.mu.Lock()
+	queued := s.acceptQ
+	s.acceptQ = nil
+	s.mu.Unlock()
+	for _, st := range queued {
+		st.abort(CodeRefused, false)
+	}
+	var err error
+	s.mu.Lock()
+	if len(s.streams) > 0 {
+		if s.drained == nil {
+			s.drained = make(chan struct{})
+		}
+		drained := s.drained
+		s.mu.Unlock()
+		select {
+		case <-drained:
+		case <-s.dead:
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	} else {
+		s.mu.Unlock()
+	}
+	if cerr := s.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Close ends the session: every byte of every completed Write is sent,
+// then the final GoAway; Close waits (up to Config.CloseTimeout) for the
+// peer's answering GoAway, closes the transport and returns once every
+// goroutine the session started has exited. Pending Read, Write, Accept
+// and Open calls fail with ErrSessionClosed. Close is idempotent.
+func (s *Session) Close() error {
+	s.startClose(nil)
+	<-s.dead
+	s.wg.Wait()
+	return nil
+}
+
+// startClose begins the orderly close (once): new streams and writes are
+// refused, blocked writers fail, and the writer flushes and sends the
+// final GoAway. The close timer bounds the whole exchange.
+func (s *Session) startClose(cause error) {
+	s.closeOnce.Do(func() {
+		s.closeCause = cause // published by closing (and sendMu) below
+		s.sendMu.Lock()
+		s.sender.closing = true
+		s.sendMu.Unlock()
+		close(s.closing)
+		s.wakeWriter()
+		s.closeTimer = time.AfterFunc(s.cfg.CloseTimeout, func() {
+			s.terminate(cause)
+		})
+	})
+}
+
+// isClosing reports whether the orderly close has started.
+func (s *Session) isClosing() bool {
+	select {
+	case <-s.closing:
+		return true
+	default:
+		return false
+	}
+}
+
+// finDone ends the session once both final GoAways have crossed.
+func (s *Session) finDone() {
+	if s.localFin.Load() && s.remoteFin.Load() {
+		s.terminate(s.closeCause)
+	}
+}
+
+// fail ends the session because of err: the peer is told with a final
+// GoAway carrying a code when the writer can still reach it, and the
+// close timer bounds the attempt.
+func (s *Session) fail(err error) {
+	if isPeerFault(err) {
+		s.log.Warn("netmux: closing session", "err", err, "remote", s.RemoteAddr().String())
+	}
+	s.sendMu.Lock()
+	if s.sender.abort == nil {
+		s.sender.abort = err
+	}
+	s.sendMu.Unlock()
+	s.startClose(err)
+	s.wakeWriter()
+}
+
+// terminate ends the session at once (once): it records the cause, closes
+// the transport, which unblocks the reader and the writer, and closes
+// dead, which wakes every waiting call.
+func (s *Session) terminate(cause error) {
+	s.termOnce.Do(func() {
+		s.startClose(cause) // no-op if already closing; makes closing a prefix of dead
+		s.err = sessionClosedBy(cause)
+		close(s.dead)
+		if s.closeTimer != nil {
+			s.closeTimer.Stop()
+		}
+		s.conn.Close()
+		s.sender.stopTimer()
+		s.pinger.failAll()
+	})
+}
+
+// closedErr is the error for calls that have seen the session closing
+// (through the closing channel or sender.closing) or dead.
+func (s *Session) closedErr() error {
+	select {
+	case <-s.dead:
+		return s.err
+	default:
+		return sessionClosedBy(s.closeCause)
+	}
+}
+
+// removeStream forgets st once both of its halves are done.
+func (s *Session) removeStream(st *Stream) {
+	s.mu.Lock()
+	if s.streams[st.id] == st {
+		delete(s.streams, st.id)
+	}
+	if !st.accepted {
+		for i, q := range s.acceptQ {
+			if q == st {
+				s.acceptQ = append(s.acceptQ[:i], s.acceptQ[i+1:]...)
+				break
+			}
+		}
+	}
+	if len(s.streams) == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+	s.mu.Unlock()
+}
+
+// signal does a non-blocking send on a capacity-1 wake-up channel.
+func signal(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}

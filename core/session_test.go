@@ -1,0 +1,266 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netmux/netmux/core"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestOpenAcceptEchoBothWays(t *testing.T) {
+	client, server := pair(t)
+	for _, dir := range []struct {
+		name       string
+		open, acpt *core.Session
+	}{{"client-opens", client, server}, {"server-opens", server, client}} {
+		t.Run(dir.name, func(t *testing.T) {
+			a, b := streamPair(t, dir.open, dir.acpt)
+			if dir.open == client {
+				assert.Equal(t, uint32(1), a.ID()%2, "client IDs are odd")
+			} else {
+				assert.Equal(t, uint32(0), a.ID()%2, "server IDs are even")
+			}
+			assert.Equal(t, a.ID(), b.ID())
+			errc := make(chan error, 1)
+			go func() { errc <- echo(b) }()
+			msg := randBytes(1, 100_000)
+			go func() {
+				a.Write(msg)
+				a.CloseWrite()
+			}()
+			got, err := io.ReadAll(a)
+			require.NoError(t, err)
+			requireEqualBytes(t, msg, got)
+			require.NoError(t, <-errc)
+			require.NoError(t, a.Close())
+			require.NoError(t, b.Close())
+		})
+	}
+}
+
+func TestWriteBeforeAccept(t *testing.T) {
+	client, server := pair(t)
+	ctx := ctxT(t)
+	st, err := client.OpenStream(ctx)
+	require.NoError(t, err)
+	// The opener writes at once, without waiting for the peer: up to the
+	// protocol's initial credit goes out before any ACK.
+	msg := randBytes(2, 200<<10)
+	n, err := st.Write(msg)
+	require.NoError(t, err)
+	require.Equal(t, len(msg), n)
+	require.NoError(t, st.CloseWrite())
+
+	acc, err := server.AcceptStream(ctx)
+	require.NoError(t, err)
+	got, err := io.ReadAll(acc)
+	require.NoError(t, err)
+	requireEqualBytes(t, msg, got)
+}
+
+func TestLargeSingleWrite(t *testing.T) {
+	client, server := pair(t)
+	a, b := streamPair(t, client, server)
+	msg := randBytes(3, 16<<20)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := a.Write(msg)
+		if err == nil {
+			err = a.CloseWrite()
+		}
+		errc <- err
+	}()
+	got, err := io.ReadAll(b)
+	require.NoError(t, err)
+	require.NoError(t, <-errc)
+	requireEqualBytes(t, msg, got)
+	st := client.Stats()
+	assert.GreaterOrEqual(t, st.FramesSent, uint64(16<<20/(64<<10)), "writes are fragmented into max-size frames")
+}
+
+func TestManyConcurrentStreams(t *testing.T) {
+	client, server := pair(t)
+	const n = 100
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for range n {
+			st, err := server.AcceptStream(ctxT(t))
+			if !assert.NoError(t, err) {
+				return
+			}
+			wg.Go(func() { assert.NoError(t, echo(st)) })
+		}
+	})
+	for i := range n {
+		wg.Go(func() {
+			st, err := client.OpenStream(ctxT(t))
+			if !assert.NoError(t, err) {
+				return
+			}
+			msg := randBytes(uint64(i), i*1000)
+			go func() {
+				st.Write(msg)
+				st.CloseWrite()
+			}()
+			got, err := io.ReadAll(st)
+			assert.NoError(t, err)
+			assert.Equal(t, sum(msg), sum(got))
+			st.Close()
+		})
+	}
+	wg.Wait()
+}
+
+func TestHalfClose(t *testing.T) {
+	client, server := pair(t)
+	a, b := streamPair(t, client, server)
+	require.NoError(t, a.CloseWrite())
+	buf := make([]byte, 10)
+	n, err := b.Read(buf)
+	require.Equal(t, 0, n)
+	require.Equal(t, io.EOF, err, "exactly io.EOF after the peer's FIN")
+	// The other direction still works.
+	_, err = b.Write([]byte("reply"))
+	require.NoError(t, err)
+	n, err = io.ReadFull(a, buf[:5])
+	require.NoError(t, err)
+	require.Equal(t, "reply", string(buf[:n]))
+	_, err = a.Write([]byte("x"))
+	require.ErrorIs(t, err, core.ErrWriteClosed)
+	require.ErrorIs(t, err, net.ErrClosed)
+	require.NoError(t, b.Close())
+	_, err = a.Read(buf)
+	require.Equal(t, io.EOF, err)
+	require.NoError(t, a.Close())
+	require.Eventually(t, func() bool { return client.NumStreams() == 0 && server.NumStreams() == 0 },
+		testTimeout, time.Millisecond, "both sides forget the stream after FIN both ways")
+}
+
+func TestResetCarriesCode(t *testing.T) {
+	client, server := pair(t)
+	a, b := streamPair(t, client, server)
+	readErr := make(chan error, 1)
+	go func() {
+		_, err := b.Read(make([]byte, 1))
+		readErr <- err
+	}()
+	require.NoError(t, a.Reset(0x1234))
+	var se *core.StreamError
+	err := <-readErr
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, core.ErrorCode(0x1234), se.Code)
+	assert.True(t, se.Remote)
+	assert.Equal(t, a.ID(), se.StreamID)
+	_, err = b.Write([]byte("x"))
+	require.ErrorAs(t, err, &se)
+	// The local side sees its own reset.
+	_, err = a.Read(make([]byte, 1))
+	require.ErrorAs(t, err, &se)
+	assert.False(t, se.Remote)
+}
+
+func TestPing(t *testing.T) {
+	client, server := pair(t)
+	for _, s := range []*core.Session{client, server} {
+		rtt, err := s.Ping(ctxT(t))
+		require.NoError(t, err)
+		assert.Greater(t, rtt, time.Duration(0))
+		assert.Greater(t, s.Stats().RTT, time.Duration(0))
+	}
+}
+
+func TestDeadlines(t *testing.T) {
+	client, server := pair(t)
+	a, _ := streamPair(t, client, server)
+	require.NoError(t, a.SetReadDeadline(time.Now().Add(20*time.Millisecond)))
+	_, err := a.Read(make([]byte, 1))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	var ne net.Error
+	require.ErrorAs(t, err, &ne)
+	require.True(t, ne.Timeout())
+
+	// A write blocked on credit times out with a partial count.
+	require.NoError(t, a.SetWriteDeadline(time.Now().Add(50*time.Millisecond)))
+	n, err := a.Write(make([]byte, 1<<20))
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	assert.Equal(t, 256<<10, n, "exactly the initial window was taken")
+}
+
+func TestCloseDeliversEverything(t *testing.T) {
+	client, server := pair(t)
+	a, b := streamPair(t, client, server)
+	msg := randBytes(4, 200<<10)
+	_, err := a.Write(msg)
+	require.NoError(t, err)
+	require.NoError(t, a.CloseWrite())
+	require.NoError(t, client.Close())
+	got, err := io.ReadAll(b)
+	require.NoError(t, err)
+	requireEqualBytes(t, msg, got)
+	<-server.Done()
+	require.ErrorIs(t, server.Err(), core.ErrSessionClosed)
+	require.ErrorIs(t, server.Err(), core.ErrGoAway)
+	require.ErrorIs(t, client.Err(), core.ErrSessionClosed)
+}
+
+func TestCloseUnblocksEverything(t *testing.T) {
+	client, server := pair(t)
+	a, _ := streamPair(t, client, server)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	wg.Go(func() { _, err := a.Read(make([]byte, 1)); errs <- err })
+	wg.Go(func() { _, err := a.Write(make([]byte, 1<<20)); errs <- err })
+	wg.Go(func() { _, err := client.AcceptStream(context.Background()); errs <- err })
+	wg.Go(func() { _, err := client.Ping(context.Background()); errs <- err })
+	require.NoError(t, client.Close())
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			assert.True(t, errors.Is(err, core.ErrSessionClosed), "got %v", err)
+		}
+	}
+	_, err := client.OpenStream(context.Background())
+	require.ErrorIs(t, err, core.ErrSessionClosed)
+}
+
+func TestStreamLimit(t *testing.T) {
+	client, server := pair(t, func(c *core.Config) { c.MaxStreams = 3 })
+	for range 3 {
+		_, err := client.OpenStream(ctxT(t))
+		require.NoError(t, err)
+	}
+	_, err := client.OpenStream(ctxT(t))
+	require.ErrorIs(t, err, core.ErrStreamLimit)
+	require.Equal(t, 3, client.NumStreams())
+	_ = server
+}
+
+func TestShutdownRefusesNewStreams(t *testing.T) {
+	client, server := pair(t)
+	a, b := streamPair(t, client, server)
+	done := make(chan error, 1)
+	ctx := ctxT(t)
+	go func() { done <- server.Shutdown(ctx) }()
+	require.Eventually(t, func() bool {
+		_, err := client.OpenStream(ctx)
+		return errors.Is(err, core.ErrGoAway)
+	}, testTimeout, time.Millisecond)
+	// The open stream still works both ways.
+	_, err := a.Write([]byte("ping"))
+	require.NoError(t, err)
+	buf := make([]byte, 4)
+	_, err = io.ReadFull(b, buf)
+	require.NoError(t, err)
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+	require.NoError(t, <-done)
+}

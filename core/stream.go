@@ -1,0 +1,462 @@
+package core
+
+import (
+	"io"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Stream is one bidirectional byte stream of a session. It implements
+// [net.Conn] with deadlines, plus half-close ([Stream.CloseWrite],
+// [Stream.CloseRead]) and abort ([Stream.Reset]). Methods are safe for
+// concurrent use; concurrent Reads (or Writes) are serialised.
+type Stream struct {
+	s     *Session
+	id    uint32
+	state atomic.Uint32 // stSendDone | stRecvDone | stRemoved
+
+	// Receive half, guarded by mu. rmu serialises Reads.
+	rmu        sync.Mutex
+	mu         sync.Mutex
+	rw         recvWindow
+	buf        recvBuffer
+	finRecv    bool          // the peer's FIN arrived
+	readClosed bool          // CloseRead or Close: discard, return no credit
+	closed     bool          // Close: data arriving now is answered with RST
+	reset      bool          // reset by either side
+	readErr    error         // set by a reset
+	readWake   chan struct{} // capacity 1, made by the first blocked Read
+	timer      *time.Timer   // open timeout, then close timeout
+
+	accepted bool // guarded by s.mu: handed to the application
+
+	// Send half, guarded by s.sendMu. wmu serialises Writes.
+	wmu                                    sync.Mutex
+	credit                                 uint64 // bytes the peer lets us send
+	pend                                   []byte // rest of the current Write
+	written                                int    // bytes of the current Write taken
+	writeErr                               error  // what Write returns from now on
+	writeWake                              chan struct{}
+	next, prev                             *Stream // ready ring links
+	inReady, finQueued, finSent, rstQueued bool
+	acked                                  bool
+	rstCode                                ErrorCode
+	blockedAt                              time.Time // ran out of credit at
+
+	wuQueued      atomic.Bool   // a window update is in the control queue
+	pendingCredit atomic.Uint32 // credit that update will carry
+
+	rdl, wdl deadline
+}
+
+const (
+	stSendDone = 1 << iota // FIN written, or reset
+	stRecvDone             // FIN received, or reset
+	stRemoved              // forgotten by the session
+)
+
+var _ net.Conn = (*Stream)(nil)
+
+func newStream(s *Session, id uint32, credit uint64) *Stream {
+	st := &Stream{s: s, id: id, credit: credit}
+	st.rw.size = s.cfg.InitialStreamWindow
+	return st
+}
+
+// ID returns the stream ID: odd for streams the client opened, even for
+// the server's.
+func (st *Stream) ID() uint32 { return st.id }
+
+// Session returns the session the stream belongs to.
+func (st *Stream) Session() *Session { return st.s }
+
+// LocalAddr returns the session's local address.
+func (st *Stream) LocalAddr() net.Addr { return st.s.LocalAddr() }
+
+// RemoteAddr returns the session's remote address.
+func (st *Stream) RemoteAddr() net.Addr { return st.s.RemoteAddr() }
+
+// Read reads data the peer sent. After the peer's FIN and all its data it
+// returns io.EOF. It fails with a *StreamError after a reset, a timeout
+// error (os.ErrDeadlineExceeded) at the read deadline, ErrReadClosed after
+// CloseRead or Close, and the session's error once the session has ended
+// and no data is left.
+func (st *Stream) Read(p []byte) (int, error) {
+	st.rmu.Lock()
+	defer st.rmu.Unlock()
+	if st.rdl.expired() {
+		return 0, errDeadline
+	}
+	s := st.s
+	for {
+		st.mu.Lock()
+		if st.buf.len() > 0 && len(p) > 0 {
+			n := st.buf.read(p)
+			st.rw.consume(uint32(n))
+			var delta uint32
+			if !st.finRecv && !st.readClosed && st.rw.wantUpdate() {
+				delta = st.rw.update(time.Now(), s.smoothedRTT(), s.cfg.MaxStreamWindow, &s.budget)
+			}
+			st.mu.Unlock()
+			if delta > 0 {
+				s.sendWindowUpdate(st, delta)
+			}
+			return n, nil
+		}
+		var err error
+		switch {
+		case st.readErr != nil:
+			err = st.readErr
+		case st.readClosed:
+			err = ErrReadClosed
+		case st.finRecv:
+			err = io.EOF
+		case len(p) == 0:
+		default:
+			select {
+			case <-s.dead:
+				err = s.err
+			default:
+				if st.readWake == nil {
+					st.readWake = make(chan struct{}, 1)
+				}
+			}
+		}
+		if err != nil || len(p) == 0 {
+			st.mu.Unlock()
+			return 0, err
+		}
+		wake := st.readWake
+		st.mu.Unlock()
+		select {
+		case <-wake:
+		case <-st.rdl.wait():
+			return 0, errDeadline
+		case <-s.dead:
+		}
+	}
+}
+
+// wakeReaderLocked wakes a blocked Read. Call with mu held.
+func (st *Stream) wakeReaderLocked() {
+	if st.readWake != nil {
+		signal(st.readWake)
+	}
+}
+
+// Write sends p, blocking while the peer's credit is used up. It returns
+// once all of p has been taken by the session's writer (the caller may
+// then reuse p). At the write deadline it returns the bytes taken so far
+// and a timeout error (os.ErrDeadlineExceeded). It fails with a
+// *StreamError after a reset, ErrWriteClosed after CloseWrite or Close,
+// and ErrSessionClosed when the session is closing.
+func (st *Stream) Write(p []byte) (int, error) {
+	st.wmu.Lock()
+	defer st.wmu.Unlock()
+	if st.wdl.expired() {
+		return 0, errDeadline
+	}
+	s := st.s
+	s.sendMu.Lock()
+	if err := st.writeErrLocked(); err != nil || len(p) == 0 {
+		s.sendMu.Unlock()
+		return 0, err
+	}
+	st.pend, st.written = p, 0
+	if st.credit > 0 {
+		s.sender.ready.push(st)
+	} else {
+		st.blockedAt = time.Now()
+	}
+	if st.writeWake == nil {
+		st.writeWake = make(chan struct{}, 1)
+	}
+	wake := st.writeWake
+	s.sendMu.Unlock()
+	s.wakeWriter()
+
+	for {
+		var stop error
+		select {
+		case <-wake:
+		case <-st.wdl.wait():
+			stop = errDeadline
+		case <-s.closing:
+			stop = s.closedErr()
+		}
+		s.sendMu.Lock()
+		n := st.written
+		if st.pend == nil { // all taken, or withdrawn by a reset or CloseWrite
+			var err error
+			if n < len(p) {
+				err = st.writeErrLocked()
+			}
+			s.sendMu.Unlock()
+			return n, err
+		}
+		if stop != nil {
+			st.pend = nil
+			if !st.finQueued && !st.rstQueued {
+				s.sender.ready.remove(st)
+			}
+			s.sendMu.Unlock()
+			return n, stop
+		}
+		s.sendMu.Unlock()
+	}
+}
+
+// writeErrLocked is the error a Write gets now, or nil. Call with sendMu.
+func (st *Stream) writeErrLocked() error {
+	switch {
+	case st.writeErr != nil:
+		return st.writeErr
+	case st.finQueued:
+		return ErrWriteClosed
+	case st.s.sender.closing:
+		return st.s.closedErr()
+	}
+	return nil
+}
+
+// notifyWriter wakes a blocked Write. Call with sendMu held.
+func (st *Stream) notifyWriter() {
+	if st.writeWake != nil {
+		signal(st.writeWake)
+	}
+}
+
+// withdrawLocked fails the pending Write, if any. Call with sendMu held.
+func (st *Stream) withdrawLocked() {
+	if st.pend != nil {
+		st.pend = nil
+		st.notifyWriter()
+	}
+}
+
+// CloseWrite half-closes the stream: the peer reads io.EOF after the data
+// already written, while this side can still read. A pending Write fails
+// with ErrWriteClosed. Calling it again does nothing.
+func (st *Stream) CloseWrite() error {
+	s := st.s
+	s.sendMu.Lock()
+	if st.finQueued || st.writeErr != nil {
+		s.sendMu.Unlock()
+		return nil
+	}
+	st.finQueued = true
+	st.withdrawLocked()
+	s.sender.ready.push(st)
+	s.sendMu.Unlock()
+	s.wakeWriter()
+	return nil
+}
+
+// CloseRead discards buffered and future data and stops returning credit,
+// so the peer's writes block once its window is used up. Read then fails
+// with ErrReadClosed. The write half is unaffected.
+func (st *Stream) CloseRead() error {
+	st.mu.Lock()
+	st.readClosed = true
+	st.buf.reset()
+	st.wakeReaderLocked()
+	st.mu.Unlock()
+	return nil
+}
+
+// Close closes both halves: written data is delivered, followed by FIN;
+// buffered data is discarded. If unread data was discarded or more data
+// arrives, the peer's stream is reset with CodeCancel (after our FIN, so
+// the peer still reads everything we wrote). The stream is forgotten when
+// the peer's FIN arrives, or reset after Config.StreamCloseTimeout. Pending
+// Read and Write calls fail. Close is idempotent and returns nil.
+func (st *Stream) Close() error {
+	st.CloseWrite()
+	st.mu.Lock()
+	if st.closed {
+		st.mu.Unlock()
+		return nil
+	}
+	st.closed, st.readClosed = true, true
+	unread := st.buf.len() > 0
+	st.buf.reset()
+	st.wakeReaderLocked()
+	peerOpen := !st.finRecv && !st.reset
+	if peerOpen && !unread && st.s.cfg.StreamCloseTimeout > 0 {
+		st.setTimerLocked(st.s.cfg.StreamCloseTimeout, func() { st.abort(CodeTimeout, false) })
+	}
+	st.mu.Unlock()
+	if peerOpen && unread {
+		st.resetAfterFin(CodeCancel)
+	}
+	return nil
+}
+
+// Reset aborts both halves with code: pending and later Reads and Writes
+// here fail with a *StreamError, and the peer's fail with a *StreamError
+// carrying code (Remote true). Data not yet sent is dropped.
+func (st *Stream) Reset(code ErrorCode) error {
+	st.abort(code, false)
+	return nil
+}
+
+// abort resets the stream (once). A local abort sends RST ahead of any
+// queued data; a remote one (the peer's RST) leaves data the peer finished
+// sending (its FIN arrived) readable.
+func (st *Stream) abort(code ErrorCode, remote bool) {
+	s := st.s
+	serr := &StreamError{StreamID: st.id, Code: code, Remote: remote}
+	st.mu.Lock()
+	if st.reset {
+		st.mu.Unlock()
+		return
+	}
+	st.reset = true
+	if !remote || !st.finRecv {
+		st.readErr = serr
+		st.buf.reset()
+	}
+	st.stopTimerLocked()
+	st.wakeReaderLocked()
+	st.mu.Unlock()
+
+	s.sendMu.Lock()
+	if st.writeErr == nil {
+		st.writeErr = serr
+	}
+	st.withdrawLocked()
+	s.sender.ready.remove(st)
+	st.finSent = true // no FIN after a reset
+	s.sendMu.Unlock()
+
+	s.stats.streamsReset.Add(1)
+	if !remote && st.state.Load()&stRemoved == 0 {
+		if err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: st.id,
+			length: s.rstLength(code)}, nil); err != nil {
+			s.fail(err)
+		}
+	}
+	st.setDone(stSendDone | stRecvDone)
+}
+
+// resetAfterFin resets the stream with code after its FIN has been
+// written, so the peer first reads all our data.
+func (st *Stream) resetAfterFin(code ErrorCode) {
+	s := st.s
+	st.mu.Lock()
+	if st.reset {
+		st.mu.Unlock()
+		return
+	}
+	st.reset = true
+	if st.readErr == nil {
+		st.readErr = &StreamError{StreamID: st.id, Code: code}
+	}
+	st.buf.reset()
+	st.stopTimerLocked()
+	st.mu.Unlock()
+
+	s.sendMu.Lock()
+	queued := st.finQueued && !st.finSent
+	if queued {
+		st.rstQueued, st.rstCode = true, code
+	}
+	s.sendMu.Unlock()
+	s.stats.streamsReset.Add(1)
+	if queued { // the writer sends FIN then RST and marks the send half done
+		st.setDone(stRecvDone)
+		return
+	}
+	if err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: st.id,
+		length: s.rstLength(code)}, nil); err != nil {
+		s.fail(err)
+	}
+	st.setDone(stSendDone | stRecvDone)
+}
+
+// sendDone is called by the writer once the FIN (and any RST after it)
+// has been written.
+func (st *Stream) sendDone() { st.setDone(stSendDone) }
+
+// setDone marks halves done and forgets the stream once both are.
+func (st *Stream) setDone(bits uint32) {
+	for {
+		old := st.state.Load()
+		next := old | bits
+		if next&(stSendDone|stRecvDone) == stSendDone|stRecvDone {
+			next |= stRemoved
+		}
+		if next == old {
+			return
+		}
+		if st.state.CompareAndSwap(old, next) {
+			if next&stRemoved != 0 && old&stRemoved == 0 {
+				st.forget()
+			}
+			return
+		}
+	}
+}
+
+// forget releases what the stream holds in the session.
+func (st *Stream) forget() {
+	s := st.s
+	st.mu.Lock()
+	st.stopTimerLocked()
+	grown := uint64(st.rw.size - s.cfg.InitialStreamWindow)
+	st.rw.size = s.cfg.InitialStreamWindow
+	st.mu.Unlock()
+	s.budget.give(grown)
+	s.removeStream(st)
+}
+
+// setTimerLocked replaces the stream's timer. Call with mu held.
+func (st *Stream) setTimerLocked(d time.Duration, f func()) {
+	st.stopTimerLocked()
+	st.timer = time.AfterFunc(d, f)
+}
+
+func (st *Stream) stopTimerLocked() {
+	if st.timer != nil {
+		st.timer.Stop()
+		st.timer = nil
+	}
+}
+
+// startOpenTimer resets the stream if the peer's ACK does not arrive in d.
+func (st *Stream) startOpenTimer(d time.Duration) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.reset || st.closed {
+		return
+	}
+	st.setTimerLocked(d, func() {
+		st.s.sendMu.Lock()
+		acked := st.acked
+		st.s.sendMu.Unlock()
+		if !acked {
+			st.abort(CodeTimeout, false)
+		}
+	})
+}
+
+// SetDeadline sets the read and write deadlines.
+func (st *Stream) SetDeadline(t time.Time) error {
+	st.rdl.set(t)
+	st.wdl.set(t)
+	return nil
+}
+
+// SetReadDeadline sets the deadline for pending and future Reads.
+func (st *Stream) SetReadDeadline(t time.Time) error {
+	st.rdl.set(t)
+	return nil
+}
+
+// SetWriteDeadline sets the deadline for pending and future Writes.
+func (st *Stream) SetWriteDeadline(t time.Time) error {
+	st.wdl.set(t)
+	return nil
+}
