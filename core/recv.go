@@ -186,7 +186,7 @@ func (s *Session) discardPayload(h frameHeader) error {
 // check happens before anything is read.
 func (s *Session) receiveData(st *Stream, n uint32) error {
 	st.mu.Lock()
-	if st.finRecv {
+	if st.finRecv && n > 0 {
 		st.mu.Unlock()
 		return protocolErrorf(CodeProtocol, "data after FIN on stream %d", st.id)
 	}

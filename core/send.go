@@ -226,7 +226,15 @@ func (s *Session) buildBatchLocked(finished *[]*Stream) (batch []byte, last bool
 func (s *Session) finalGoAway(buf []byte, code ErrorCode) []byte {
 	flags := flagFIN
 	if s.version == yamuxVersion {
+		// yamux knows codes 0 (normal), 1 (protocol) and 2 (internal).
 		flags = 0
+		switch code {
+		case CodeNoError:
+		case CodeProtocol, CodeFlowControl:
+			code = CodeProtocol
+		default:
+			code = CodeInternal
+		}
 	}
 	s.stats.framesOut.Add(1)
 	return frameHeader{version: s.version, typ: frameGoAway, flags: flags, length: uint32(code)}.appendTo(buf)
