@@ -136,8 +136,7 @@ func (s *Session) keepaliveLoop() {
 		}
 		if now.Sub(lastPing) >= interval {
 			if _, err := s.sendPing(nil); err != nil {
-				s.fail(err)
-				return
+				return // the session is failing
 			}
 			lastPing = now
 		}

@@ -91,36 +91,35 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 		return err
 	}
 	if st == nil { // refused or already forgotten: drop it
-		return s.discardPayload(h)
+		limit := s.cfg.MaxStreamWindow
+		if h.flags&flagSYN != 0 {
+			limit = initialCredit // a refused stream never had more
+		}
+		return s.discardPayload(h, limit)
 	}
 	if h.flags&flagACK != 0 {
 		st.recvAck()
 	}
-	if h.flags&flagRST != 0 {
-		if h.typ == frameData { // yamux mode only (validate rejects it otherwise)
-			if err := s.discardPayload(h); err != nil {
-				return err
-			}
-		}
-		code := ErrorCode(h.length)
-		if s.version == yamuxVersion {
-			code = CodeNoError
-		}
-		st.abort(code, true)
-		return nil
-	}
-	switch h.typ {
-	case frameWindowUpdate:
-		if err := s.addCredit(st, h.length); err != nil {
+	rst := h.flags&flagRST != 0
+	switch {
+	case h.typ == frameData: // RST on Data happens in yamux mode only
+		if err := s.receiveData(st, h.length); err != nil {
 			return err
 		}
-	case frameData:
-		if err := s.receiveData(st, h.length); err != nil {
+	case !rst: // a WindowUpdate's Length is credit, or with RST the code
+		if err := s.addCredit(st, h.length); err != nil {
 			return err
 		}
 	}
 	if h.flags&flagFIN != 0 {
 		st.recvFin()
+	}
+	if rst {
+		code := ErrorCode(h.length)
+		if s.version == yamuxVersion {
+			code = CodeNoError // yamux's RST carries no code
+		}
+		st.abort(code, true)
 	}
 	return nil
 }
@@ -140,8 +139,7 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 	if s.goAwaySent || s.isClosing() || len(s.streams) >= s.cfg.MaxStreams || len(s.acceptQ) >= s.cfg.AcceptBacklog {
 		s.mu.Unlock()
 		s.stats.streamsRefused.Add(1)
-		return nil, s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: id,
-			length: s.rstLength(CodeRefused)}, nil)
+		return nil, s.queueRST(id, CodeRefused)
 	}
 	st := newStream(s, id, initialCredit)
 	st.acked = true // nothing to wait for on this side
@@ -168,17 +166,26 @@ func (s *Session) lookupStream(id uint32) (*Stream, error) {
 	return nil, protocolErrorf(CodeProtocol, "frame for stream %d, which was never opened", id)
 }
 
-// discardPayload drops a Data frame's payload, refusing lengths no stream
-// could ever have had credit for.
-func (s *Session) discardPayload(h frameHeader) error {
+// discardPayload drops a Data frame's payload, refusing lengths beyond
+// any credit the stream can have had.
+func (s *Session) discardPayload(h frameHeader, limit uint32) error {
 	if h.typ != frameData || h.length == 0 {
 		return nil
 	}
-	if h.length > s.cfg.MaxStreamWindow {
+	if h.length > limit {
 		return protocolErrorf(CodeFlowControl, "%d-byte Data frame for closed stream %d", h.length, h.streamID)
 	}
 	s.stats.bytesIn.Add(uint64(h.length))
 	_, err := s.br.Discard(int(h.length))
+	return midFrame(err)
+}
+
+// midFrame reports an EOF inside a frame as a truncation, never as a
+// clean end.
+func midFrame(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
 	return err
 }
 
@@ -205,7 +212,7 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 		k := min(int(n), s.br.Size())
 		b, err := s.br.Peek(k)
 		if err != nil {
-			return err
+			return midFrame(err)
 		}
 		st.mu.Lock()
 		if !st.readClosed && !st.reset {

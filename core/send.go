@@ -58,9 +58,9 @@ func (w *sender) stopTimer() {
 
 func (w *sender) wakeWriter() { signal(w.wake) }
 
-// queueCtrl queues a control frame. It fails when the queue is full, which
-// means the peer is not reading what it makes us send; the caller ends the
-// session. Frames queued after the final GoAway are dropped.
+// queueCtrl queues a control frame. When the queue is full the peer is
+// not reading what it makes us send: the session fails and so does the
+// call. Frames queued after the final GoAway are dropped.
 func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
 	h.version = s.version
 	s.sendMu.Lock()
@@ -70,6 +70,7 @@ func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
 	}
 	if len(s.sender.ctrl) >= s.cfg.MaxControlFrames {
 		s.sendMu.Unlock()
+		s.fail(errControlFlood)
 		return errControlFlood
 	}
 	s.sender.ctrl = append(s.sender.ctrl, ctrlFrame{hdr: h, st: st})
@@ -295,11 +296,14 @@ func (r *streamRing) rotate() {
 
 // sendAck accepts st on the wire, advertising our extra receive window.
 func (s *Session) sendAck(st *Stream) {
-	err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagACK, streamID: st.id,
+	s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagACK, streamID: st.id,
 		length: s.cfg.InitialStreamWindow - initialCredit}, nil)
-	if err != nil {
-		s.fail(err)
-	}
+}
+
+// queueRST resets stream id on the wire, ahead of queued data.
+func (s *Session) queueRST(id uint32, code ErrorCode) error {
+	return s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: id,
+		length: s.rstLength(code)}, nil)
 }
 
 // sendWindowUpdate returns delta bytes of credit to the peer. Updates for
@@ -309,7 +313,5 @@ func (s *Session) sendWindowUpdate(st *Stream, delta uint32) {
 	if !st.wuQueued.CompareAndSwap(false, true) {
 		return
 	}
-	if err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st); err != nil {
-		s.fail(err)
-	}
+	s.queueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
 }

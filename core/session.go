@@ -143,7 +143,8 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	}
 	id := s.nextID
 	s.nextID += 2
-	if s.nextID < id { // wrapped: this was the last ID
+	exhausted := s.nextID < id // wrapped: this was the last ID
+	if exhausted {
 		s.nextID = 0
 	}
 	// The SYN is queued under mu so SYNs go out in ID order.
@@ -158,6 +159,10 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	s.streams[id] = st
 	s.mu.Unlock()
 	s.stats.streamsOpened.Add(1)
+	if exhausted {
+		// The session can open no more streams: tell the peer it is spent.
+		s.GoAway()
+	}
 	if s.cfg.OpenTimeout > 0 {
 		st.startOpenTimer(s.cfg.OpenTimeout)
 	}

@@ -333,10 +333,7 @@ func (st *Stream) abort(code ErrorCode, remote bool) {
 
 	s.stats.streamsReset.Add(1)
 	if !remote && st.state.Load()&stRemoved == 0 {
-		if err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: st.id,
-			length: s.rstLength(code)}, nil); err != nil {
-			s.fail(err)
-		}
+		s.queueRST(st.id, code)
 	}
 	st.setDone(stSendDone | stRecvDone)
 }
@@ -369,10 +366,7 @@ func (st *Stream) resetAfterFin(code ErrorCode) {
 		st.setDone(stRecvDone)
 		return
 	}
-	if err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: st.id,
-		length: s.rstLength(code)}, nil); err != nil {
-		s.fail(err)
-	}
+	s.queueRST(st.id, code)
 	st.setDone(stSendDone | stRecvDone)
 }
 
