@@ -131,11 +131,17 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 		return nil, protocolErrorf(CodeProtocol, "SYN for stream %d with the wrong parity", id)
 	}
 	s.mu.Lock()
-	if id <= s.peerMaxID {
+	switch {
+	case s.streams[id] != nil:
+		s.mu.Unlock()
+		return nil, protocolErrorf(CodeProtocol, "duplicate SYN for stream %d", id)
+	case id <= s.peerMaxID && s.version != yamuxVersion:
+		// yamux peers queue SYNs outside their ID lock, so their SYNs may
+		// arrive out of order; netmux peers send them in order.
 		s.mu.Unlock()
 		return nil, protocolErrorf(CodeProtocol, "SYN reuses stream %d (highest so far %d)", id, s.peerMaxID)
 	}
-	s.peerMaxID = id
+	s.peerMaxID = max(s.peerMaxID, id)
 	if s.goAwaySent || s.isClosing() || len(s.streams) >= s.cfg.MaxStreams || len(s.acceptQ) >= s.cfg.AcceptBacklog {
 		s.mu.Unlock()
 		s.stats.streamsRefused.Add(1)
