@@ -227,7 +227,9 @@ func (s *Session) Addr() net.Addr { return s.LocalAddr() }
 // LocalAddr returns the transport's local address, or a placeholder.
 func (s *Session) LocalAddr() net.Addr {
 	if c, ok := s.conn.(interface{ LocalAddr() net.Addr }); ok {
-		return c.LocalAddr()
+		if a := c.LocalAddr(); a != nil {
+			return a
+		}
 	}
 	return muxAddr{}
 }
@@ -235,7 +237,9 @@ func (s *Session) LocalAddr() net.Addr {
 // RemoteAddr returns the transport's remote address, or a placeholder.
 func (s *Session) RemoteAddr() net.Addr {
 	if c, ok := s.conn.(interface{ RemoteAddr() net.Addr }); ok {
-		return c.RemoteAddr()
+		if a := c.RemoteAddr(); a != nil {
+			return a
+		}
 	}
 	return muxAddr{}
 }
