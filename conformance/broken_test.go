@@ -1,0 +1,112 @@
+package conformance_test
+
+import (
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/netmux/netmux/conformance"
+	"github.com/netmux/netmux/transport/mem"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// A conformance suite that passes anything is worthless: run it over
+// deliberately broken transports, each in a child test process, and
+// require that it fails them, naming the checks that caught the fault.
+func TestSuiteFailsBrokenTransports(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the suite in child processes")
+	}
+	for _, c := range []struct {
+		kind   string
+		caught []string // checks that must report the fault
+	}{
+		{"corrupt", []string{"BulkBothWays"}},
+		{"drop", []string{"BulkBothWays"}},
+		{"noeof", []string{"CloseReachesPeer"}},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			t.Parallel()
+			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenTransport$", "-test.v")
+			cmd.Env = append(os.Environ(), "NETMUX_BROKEN="+c.kind)
+			out, err := cmd.CombinedOutput()
+			require.Error(t, err, "the suite passed a %s transport:\n%s", c.kind, out)
+			for _, name := range c.caught {
+				assert.Contains(t, string(out), "--- FAIL: TestBrokenTransport/"+name,
+					"check %s did not catch the %s transport", name, c.kind)
+			}
+		})
+	}
+}
+
+// TestBrokenTransport is the child process of TestSuiteFailsBrokenTransports.
+func TestBrokenTransport(t *testing.T) {
+	kind := os.Getenv("NETMUX_BROKEN")
+	if kind == "" {
+		t.Skip("run by TestSuiteFailsBrokenTransports")
+	}
+	conformance.RunTransport(t, func(t testing.TB) (io.ReadWriteCloser, io.ReadWriteCloser) {
+		c1, c2 := mem.Pipe()
+		t.Cleanup(func() {
+			c1.Close()
+			c2.Close()
+		})
+		return &broken{Conn: c1, kind: kind}, &broken{Conn: c2, kind: kind}
+	}, conformance.WithCheckTimeout(5*time.Second))
+}
+
+// broken misbehaves in one way: corrupt flips a byte now and then, drop
+// loses a write now and then, noeof never lets the peer see Close.
+type broken struct {
+	*mem.Conn
+	kind string
+
+	mu      sync.Mutex
+	written int
+	closed  bool
+}
+
+func (b *broken) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	before := b.written
+	b.written += len(p)
+	crossed := before/(1<<20) != b.written/(1<<20) // once per MiB
+	b.mu.Unlock()
+	switch {
+	case b.kind == "corrupt" && crossed:
+		q := append([]byte(nil), p...)
+		q[len(q)/2] ^= 0x40
+		return b.Conn.Write(q)
+	case b.kind == "drop" && crossed:
+		return len(p), nil
+	}
+	return b.Conn.Write(p)
+}
+
+func (b *broken) Read(p []byte) (int, error) {
+	n, err := b.Conn.Read(p)
+	b.mu.Lock()
+	closed := b.closed
+	b.mu.Unlock()
+	if closed {
+		return 0, net.ErrClosed
+	}
+	return n, err
+}
+
+func (b *broken) Close() error {
+	if b.kind != "noeof" {
+		return b.Conn.Close()
+	}
+	// Unblock our own Read, but never tell the peer.
+	b.mu.Lock()
+	b.closed = true
+	b.mu.Unlock()
+	b.Conn.SetReadDeadline(time.Unix(1, 0))
+	return nil
+}
