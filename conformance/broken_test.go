@@ -1,6 +1,7 @@
 package conformance_test
 
 import (
+	"context"
 	"io"
 	"net"
 	"os"
@@ -32,7 +33,9 @@ func TestSuiteFailsBrokenTransports(t *testing.T) {
 	} {
 		t.Run(c.kind, func(t *testing.T) {
 			t.Parallel()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBrokenTransport$", "-test.v")
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenTransport$", "-test.v", "-test.timeout=4m")
 			cmd.Env = append(os.Environ(), "NETMUX_BROKEN="+c.kind)
 			out, err := cmd.CombinedOutput()
 			require.Error(t, err, "the suite passed a %s transport:\n%s", c.kind, out)
@@ -57,7 +60,7 @@ func TestBrokenTransport(t *testing.T) {
 			c2.Close()
 		})
 		return &broken{Conn: c1, kind: kind}, &broken{Conn: c2, kind: kind}
-	}, conformance.WithCheckTimeout(5*time.Second))
+	}, conformance.WithCheckTimeout(10*time.Second), conformance.WithScale(4))
 }
 
 // broken misbehaves in one way: corrupt flips a byte now and then, drop
@@ -103,10 +106,11 @@ func (b *broken) Close() error {
 	if b.kind != "noeof" {
 		return b.Conn.Close()
 	}
-	// Unblock our own Read, but never tell the peer.
+	// Unblock our own Read and Write, but never tell the peer. (The
+	// pipe itself is closed at cleanup.)
 	b.mu.Lock()
 	b.closed = true
 	b.mu.Unlock()
-	b.Conn.SetReadDeadline(time.Unix(1, 0))
+	b.Conn.SetDeadline(time.Unix(1, 0))
 	return nil
 }

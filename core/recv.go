@@ -97,8 +97,8 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 		}
 		return s.discardPayload(h, limit)
 	}
-	if h.flags&flagACK != 0 {
-		st.recvAck()
+	if h.flags&flagACK != 0 || (s.version == yamuxVersion && !st.acked.Load()) {
+		st.recvAck() // a yamux acceptor's frames may carry no ACK at all
 	}
 	rst := h.flags&flagRST != 0
 	switch {
@@ -148,7 +148,7 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 		return nil, s.queueRST(id, CodeRefused)
 	}
 	st := newStream(s, id, initialCredit)
-	st.acked = true // nothing to wait for on this side
+	st.acked.Store(true) // nothing to wait for on this side
 	s.streams[id] = st
 	s.acceptQ = append(s.acceptQ, st)
 	s.mu.Unlock()
@@ -259,9 +259,7 @@ func (s *Session) addCredit(st *Stream, delta uint32) error {
 
 // recvAck records the peer's ACK and stops the open timer.
 func (st *Stream) recvAck() {
-	st.s.sendMu.Lock()
-	st.acked = true
-	st.s.sendMu.Unlock()
+	st.acked.Store(true)
 	st.mu.Lock()
 	if !st.closed {
 		st.stopTimerLocked()

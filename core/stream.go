@@ -41,10 +41,10 @@ type Stream struct {
 	writeWake                              chan struct{}
 	next, prev                             *Stream // ready ring links
 	inReady, finQueued, finSent, rstQueued bool
-	acked                                  bool
 	rstCode                                ErrorCode
 	blockedAt                              time.Time // ran out of credit at
 
+	acked         atomic.Bool   // the peer accepted the stream (or it is inbound)
 	wuQueued      atomic.Bool   // a window update is in the control queue
 	pendingCredit atomic.Uint32 // credit that update will carry
 
@@ -427,9 +427,12 @@ func (st *Stream) startOpenTimer(d time.Duration) {
 		return
 	}
 	st.setTimerLocked(d, func() {
-		st.s.sendMu.Lock()
-		acked := st.acked
-		st.s.sendMu.Unlock()
+		s := st.s
+		s.sendMu.Lock()
+		// A yamux acceptor that saw our FIN before it accepted sends no
+		// ACK at all; yamux itself stops its open timer once it closes.
+		acked := st.acked.Load() || (s.version == yamuxVersion && st.finQueued)
+		s.sendMu.Unlock()
 		if !acked {
 			st.abort(CodeTimeout, false)
 		}
