@@ -108,8 +108,19 @@ func NewListener(ln Listener, cfg core.Config, opts ...ListenerOption) (*Session
 
 func (l *SessionListener) acceptLoop() {
 	defer l.wg.Done()
+	var backoff time.Duration
 	for {
 		conn, err := l.ln.Accept()
+		if err != nil && isTemporary(err) {
+			// Out of file descriptors and the like: wait and retry, as
+			// net/http does, rather than ending the server.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-l.done:
+			}
+		}
 		if err != nil {
 			l.mu.Lock()
 			l.err = err
@@ -117,6 +128,7 @@ func (l *SessionListener) acceptLoop() {
 			l.shut()
 			return
 		}
+		backoff = 0
 		if !l.track(conn) {
 			conn.Close()
 			return
@@ -171,6 +183,15 @@ func (l *SessionListener) handshake(conn io.ReadWriteCloser) {
 	case <-l.done:
 		sess.Close()
 	}
+}
+
+// isTemporary reports an Accept error worth retrying.
+func isTemporary(err error) bool {
+	if errors.Is(err, net.ErrClosed) {
+		return false
+	}
+	var te interface{ Temporary() bool }
+	return errors.As(err, &te) && te.Temporary()
 }
 
 // checkPreface accepts a version-1 Ping SYN, or in yamux mode any frame
