@@ -49,6 +49,17 @@ type Config struct {
 	// ENHANCE_YOUR_CALM.
 	MaxControlFrames int
 
+	// RapidResetLimit bounds the streams the peer may open that never reach
+	// the application (refused, or reset before they were accepted) in any
+	// 10-second window. Past it the session ends with ENHANCE_YOUR_CALM
+	// (the HTTP/2 Rapid Reset attack).
+	RapidResetLimit int
+
+	// EmptyFrameLimit bounds frames that carry nothing (zero-length Data or
+	// zero-credit WindowUpdate without flags) per second. Past it the
+	// session ends with ENHANCE_YOUR_CALM.
+	EmptyFrameLimit int
+
 	// KeepAliveInterval is how often a ping is sent; 0 disables keepalive.
 	KeepAliveInterval time.Duration
 
@@ -89,6 +100,8 @@ func DefaultConfig() Config {
 		MaxStreams:           1024,
 		AcceptBacklog:        256,
 		MaxControlFrames:     4096,
+		RapidResetLimit:      1000,
+		EmptyFrameLimit:      1000,
 		KeepAliveInterval:    15 * time.Second,
 		KeepAliveTimeout:     30 * time.Second,
 		OpenTimeout:          30 * time.Second,
@@ -118,6 +131,8 @@ func (c *Config) Validate() error {
 	check(c.MaxStreams > 0, "MaxStreams %d must be positive", c.MaxStreams)
 	check(c.AcceptBacklog > 0, "AcceptBacklog %d must be positive", c.AcceptBacklog)
 	check(c.MaxControlFrames >= 16, "MaxControlFrames %d below 16", c.MaxControlFrames)
+	check(c.RapidResetLimit > 0, "RapidResetLimit %d must be positive", c.RapidResetLimit)
+	check(c.EmptyFrameLimit > 0, "EmptyFrameLimit %d must be positive", c.EmptyFrameLimit)
 	check(c.KeepAliveInterval >= 0 && c.KeepAliveTimeout >= 0, "negative keepalive setting")
 	check(c.KeepAliveInterval == 0 || c.KeepAliveTimeout > 0,
 		"KeepAliveTimeout must be positive when keepalive is on")

@@ -45,7 +45,8 @@ func TestProtocolViolations(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			s, peer := newRawPeer(t, false, core.DefaultConfig())
-			require.NoError(t, peer.send(append([]rawFrame{{typ: tPing, flags: fSYN, len: 1}}, c.frames...)...))
+			// The session may close before the last frame is fully written.
+			_ = peer.send(append([]rawFrame{{typ: tPing, flags: fSYN, len: 1}}, c.frames...)...)
 			goAway := peer.readUntil(isGoAwayFin)
 			assert.Equal(t, uint32(c.code), goAway.len, "GoAway code")
 			requireProtocolError(t, s, c.code)

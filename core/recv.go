@@ -90,6 +90,11 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 	if err != nil {
 		return err
 	}
+	if h.flags == 0 && h.length == 0 {
+		if err := s.emptyFrame(); err != nil {
+			return err
+		}
+	}
 	if st == nil { // refused or already forgotten: drop it
 		limit := s.cfg.MaxStreamWindow
 		if h.flags&flagSYN != 0 {
@@ -119,7 +124,13 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 		if s.version == yamuxVersion {
 			code = CodeNoError // yamux's RST carries no code
 		}
+		s.mu.Lock()
+		wasted := !st.accepted
+		s.mu.Unlock()
 		st.abort(code, true)
+		if wasted {
+			return s.wastedStream()
+		}
 	}
 	return nil
 }
@@ -145,6 +156,9 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 	if s.goAwaySent || s.isClosing() || len(s.streams) >= s.cfg.MaxStreams || len(s.acceptQ) >= s.cfg.AcceptBacklog {
 		s.mu.Unlock()
 		s.stats.streamsRefused.Add(1)
+		if err := s.wastedStream(); err != nil {
+			return nil, err
+		}
 		return nil, s.queueRST(id, CodeRefused)
 	}
 	st := newStream(s, id, initialCredit)
@@ -242,7 +256,7 @@ func (s *Session) addCredit(st *Stream, delta uint32) error {
 	}
 	st.credit = credit
 	wake := false
-	if st.pend != nil && !st.inReady && credit > 0 {
+	if !st.inReady && st.canSendLocked() {
 		if !st.blockedAt.IsZero() {
 			s.stats.creditStall.Add(int64(time.Since(st.blockedAt)))
 			st.blockedAt = time.Time{}

@@ -11,6 +11,11 @@ import (
 // is served round-robin, at most one frame per stream per turn. Each turn
 // builds one batch, written with a single Write call.
 
+// minChunk is the smallest Data frame sent while more data waits: a peer
+// that returns credit a byte at a time must not turn a large write into
+// a flood of tiny frames, so the writer waits for this much credit.
+const minChunk = 4 << 10
+
 // maxBatch bounds the bytes handed to the transport in one Write, which
 // also bounds how long a control frame can wait behind data.
 const maxBatch = 128 << 10
@@ -43,7 +48,9 @@ type sender struct {
 func (w *sender) init(s *Session) {
 	w.s = s
 	w.wake = make(chan struct{}, 1)
-	w.wbuf = make([]byte, 0, maxBatch+frameHeaderLen)
+	// A batch stops once it reaches maxBatch, so it can exceed it by one
+	// frame: frames are never split at batch boundaries.
+	w.wbuf = make([]byte, 0, maxBatch+int(s.cfg.MaxFrameSize)+2*frameHeaderLen)
 	if s.cfg.WriteTimeout > 0 {
 		w.timer = time.AfterFunc(time.Hour, func() { s.terminate(ErrWriteTimeout) })
 		w.timer.Stop()
@@ -167,10 +174,10 @@ func (s *Session) buildBatchLocked(finished *[]*Stream) (batch []byte, last bool
 
 	var payload uint64
 	maxFrame := int(s.cfg.MaxFrameSize)
-	for w.ready.head != nil && len(buf)+frameHeaderLen < maxBatch {
+	for w.ready.head != nil && len(buf) < maxBatch {
 		st := w.ready.head
-		if len(st.pend) > 0 && st.credit > 0 {
-			k := min(len(st.pend), maxFrame, maxBatch-len(buf)-frameHeaderLen)
+		if st.canSendLocked() {
+			k := min(len(st.pend), maxFrame)
 			if uint64(k) > st.credit {
 				k = int(st.credit)
 			}
@@ -187,7 +194,7 @@ func (s *Session) buildBatchLocked(finished *[]*Stream) (batch []byte, last bool
 			}
 		}
 		switch {
-		case len(st.pend) > 0 && st.credit > 0:
+		case st.canSendLocked():
 			w.ready.rotate()
 			continue
 		case len(st.pend) > 0:

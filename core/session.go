@@ -40,6 +40,8 @@ type Session struct {
 	pinger pinger
 	stats  counters
 
+	resets, empties eventLimit // flood limits, owned by readLoop
+
 	// Lifecycle. closing is closed when an orderly close starts (local
 	// Close, the peer's GoAway|FIN, or a fatal error); dead when the
 	// session has ended and err is set.
@@ -97,6 +99,8 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	s.budget.left.Store(int64(cfg.SessionReceiveBudget))
+	s.resets = eventLimit{limit: cfg.RapidResetLimit, window: rapidResetWindow}
+	s.empties = eventLimit{limit: cfg.EmptyFrameLimit, window: emptyFrameWindow}
 	s.sender.init(s)
 	s.pinger.init()
 	// The first frame on the wire is a Ping: the client's preface, and an

@@ -165,7 +165,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	st.pend, st.written = p, 0
-	if st.credit > 0 {
+	if st.canSendLocked() {
 		s.sender.ready.push(st)
 	} else {
 		st.blockedAt = time.Now()
@@ -219,6 +219,14 @@ func (st *Stream) writeErrLocked() error {
 		return st.s.closedErr()
 	}
 	return nil
+}
+
+// canSendLocked reports whether the pending Write can make progress: it
+// has data, and either enough credit for a worthwhile frame or for all of
+// it. Call with sendMu held.
+func (st *Stream) canSendLocked() bool {
+	n := uint64(len(st.pend))
+	return n > 0 && (st.credit >= minChunk || n <= st.credit)
 }
 
 // notifyWriter wakes a blocked Write. Call with sendMu held.
