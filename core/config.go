@@ -49,10 +49,10 @@ type Config struct {
 	// ENHANCE_YOUR_CALM.
 	MaxControlFrames int
 
-	// RapidResetLimit bounds the streams the peer may open that never reach
-	// the application (refused, or reset before they were accepted) in any
-	// 10-second window. Past it the session ends with ENHANCE_YOUR_CALM
-	// (the HTTP/2 Rapid Reset attack).
+	// RapidResetLimit bounds the streams the peer may open and reset
+	// before the application accepted them, in any 10-second window. Past
+	// it the session ends with ENHANCE_YOUR_CALM (the HTTP/2 Rapid Reset
+	// attack).
 	RapidResetLimit int
 
 	// EmptyFrameLimit bounds frames that carry nothing (zero-length Data or

@@ -29,12 +29,14 @@ func (l *eventLimit) hit() bool {
 }
 
 var (
-	errRapidReset = protocolErrorf(CodeEnhanceYourCalm, "too many streams reset or refused before they were accepted")
+	errRapidReset = protocolErrorf(CodeEnhanceYourCalm, "too many streams reset before they were accepted")
 	errEmptyFlood = protocolErrorf(CodeEnhanceYourCalm, "too many frames that carry nothing")
 )
 
-// wastedStream counts a stream the peer opened that never reached the
-// application (refused, or reset before it was accepted).
+// wastedStream counts a stream the peer opened and reset before the
+// application accepted it. (Refused streams are not counted: refusing is
+// cheap, bounded by the control queue, and a busy server must be able to
+// refuse many streams without ending the session.)
 func (s *Session) wastedStream() error {
 	if s.resets.hit() {
 		return errRapidReset

@@ -156,9 +156,6 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 	if s.goAwaySent || s.isClosing() || len(s.streams) >= s.cfg.MaxStreams || len(s.acceptQ) >= s.cfg.AcceptBacklog {
 		s.mu.Unlock()
 		s.stats.streamsRefused.Add(1)
-		if err := s.wastedStream(); err != nil {
-			return nil, err
-		}
 		return nil, s.queueRST(id, CodeRefused)
 	}
 	st := newStream(s, id, initialCredit)

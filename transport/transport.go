@@ -49,6 +49,7 @@ func Dial(ctx context.Context, d Dialer, addr string, cfg core.Config) (*core.Se
 		defer cancel()
 	}
 	if _, err := sess.Ping(ctx); err != nil {
+		conn.Close() // no graceful close with a peer that never answered
 		sess.Close()
 		return nil, fmt.Errorf("netmux: dial %s: %w", addr, err)
 	}
