@@ -13,7 +13,7 @@ import (
 // Wire constants of docs/protocol.md, for the hostile peer. They are
 // written from the spec, not taken from the core package.
 const (
-	TypeData, TypeWindowUpdate, TypePing, TypeGoAway uint8 = 0, 1, 2, 3
+	TypeData, TypeWindowUpdate, TypePing, TypeGoAway uint8  = 0, 1, 2, 3
 	FlagSYN, FlagACK, FlagFIN, FlagRST               uint16 = 1, 2, 4, 8
 )
 
