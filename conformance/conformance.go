@@ -74,12 +74,13 @@ type check struct {
 	run  func(e *env)
 }
 
-// Run runs every transport check and every mux check over mp, each as a
-// named subtest in a fixed order, each under its own timeout and followed
-// by a goroutine-leak check.
+// Run runs every transport check, mux check and attack check over mp,
+// each as a named subtest in a fixed order, each under its own timeout
+// and followed by a goroutine-leak check.
 func Run(t *testing.T, mp MakePipe, opts ...Option) {
 	t.Run("Transport", func(t *testing.T) { RunTransport(t, mp, opts...) })
 	t.Run("Mux", func(t *testing.T) { RunMux(t, mp, opts...) })
+	t.Run("Attacks", func(t *testing.T) { RunAttacks(t, mp, opts...) })
 }
 
 // RunTransport runs only the checks on the raw connection pair.

@@ -44,9 +44,10 @@ type Config struct {
 	AcceptBacklog int
 
 	// MaxControlFrames bounds control frames (ACKs, window updates, ping
-	// replies, resets) queued for sending. A peer that makes the queue
-	// overflow, typically by not reading, ends the session with
-	// ENHANCE_YOUR_CALM.
+	// replies, resets) queued for sending. When it is full, the reader
+	// waits for the writer to drain it; if that takes longer than
+	// WriteTimeout (the peer is not reading what it provokes), the session
+	// ends with ENHANCE_YOUR_CALM.
 	MaxControlFrames int
 
 	// RapidResetLimit bounds the streams the peer may open and reset

@@ -36,6 +36,7 @@ type sender struct {
 	ctrl   []ctrlFrame
 	ready  streamRing
 	wake   chan struct{} // capacity 1
+	room   chan struct{} // capacity 1: the control queue was drained
 
 	closing  bool  // flush, then send the final GoAway
 	abort    error // fatal error: send only the final GoAway with its code
@@ -48,6 +49,7 @@ type sender struct {
 func (w *sender) init(s *Session) {
 	w.s = s
 	w.wake = make(chan struct{}, 1)
+	w.room = make(chan struct{}, 1)
 	// A batch stops once it reaches maxBatch, so it can exceed it by one
 	// frame: frames are never split at batch boundaries.
 	w.wbuf = make([]byte, 0, maxBatch+int(s.cfg.MaxFrameSize)+2*frameHeaderLen)
@@ -65,25 +67,49 @@ func (w *sender) stopTimer() {
 
 func (w *sender) wakeWriter() { signal(w.wake) }
 
-// queueCtrl queues a control frame. When the queue is full the peer is
-// not reading what it makes us send: the session fails and so does the
-// call. Frames queued after the final GoAway are dropped.
+// queueCtrl queues a control frame. When the queue is full the caller
+// (usually the reader) waits for the writer to drain it: a burst from a
+// peer that reads what it provokes passes. If the writer cannot drain it
+// within the write timeout, the peer is not reading: the session fails
+// with ENHANCE_YOUR_CALM and so does the call. Frames queued after the
+// final GoAway are dropped.
 func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
 	h.version = s.version
 	s.sendMu.Lock()
+	var deadline *time.Timer
+	for len(s.sender.ctrl) >= s.cfg.MaxControlFrames && !s.sender.finished {
+		s.sendMu.Unlock()
+		if deadline == nil {
+			deadline = time.NewTimer(s.ctrlFullTimeout())
+			defer deadline.Stop()
+		}
+		s.wakeWriter()
+		select {
+		case <-s.sender.room:
+		case <-s.dead:
+			return s.err
+		case <-deadline.C:
+			s.fail(errControlFlood)
+			return errControlFlood
+		}
+		s.sendMu.Lock()
+	}
 	if s.sender.finished {
 		s.sendMu.Unlock()
 		return nil
-	}
-	if len(s.sender.ctrl) >= s.cfg.MaxControlFrames {
-		s.sendMu.Unlock()
-		s.fail(errControlFlood)
-		return errControlFlood
 	}
 	s.sender.ctrl = append(s.sender.ctrl, ctrlFrame{hdr: h, st: st})
 	s.sendMu.Unlock()
 	s.wakeWriter()
 	return nil
+}
+
+// ctrlFullTimeout is how long a full control queue may stay full.
+func (s *Session) ctrlFullTimeout() time.Duration {
+	if s.cfg.WriteTimeout > 0 {
+		return s.cfg.WriteTimeout
+	}
+	return s.cfg.CloseTimeout
 }
 
 var errControlFlood = protocolErrorf(CodeEnhanceYourCalm, "control frame queue full: peer is not reading")
@@ -170,7 +196,10 @@ func (s *Session) buildBatchLocked(finished *[]*Stream) (batch []byte, last bool
 		buf = h.appendTo(buf)
 		frames++
 	}
-	w.ctrl = w.ctrl[:0]
+	if len(w.ctrl) > 0 {
+		w.ctrl = w.ctrl[:0]
+		signal(w.room)
+	}
 
 	var payload uint64
 	maxFrame := int(s.cfg.MaxFrameSize)
