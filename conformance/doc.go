@@ -39,6 +39,7 @@
 //	Keepalive        a peer that goes silent (stalled transport) ends the session with ErrKeepaliveTimeout
 //	CloseUnblocks    session Close unblocks pending Read, Write, Accept and Ping
 //	AbruptClose      a connection cut mid-frame ends both sessions with errors; nothing hangs
+//	TransportHalfClose the carrier half-closed under a session ends it with an error
 //	NetConn          golang.org/x/net/nettest.TestConn on a pair of streams
 //
 // [Faulty] wraps any connection to add latency, limit bandwidth, split
@@ -46,4 +47,16 @@
 // middle of a frame; the package's own tests run the mux checks over the
 // in-memory transport through each fault, and run the suite over
 // deliberately broken transports to prove that it fails them.
+//
+// Attack checks ([RunAttacks], also part of Run) drive a server session
+// from a [HostilePeer] that sends raw frames with any header and reads or
+// withholds reads at will, one check per attack class A1 to A20 of the
+// project's threat list (HTTP/2 Rapid Reset, ping, reset and empty-frame
+// floods, data dribble, slow reads, window overflow, oversized lengths,
+// SYN floods, stream-ID misuse, invalid headers, truncation, rejection
+// leaks, peers ignoring close, keepalive under load). Floods send 100,000
+// frames; the victim must end with the right GoAway code where the class
+// is fatal, keep working where it is not, and keep its goroutine and heap
+// growth under fixed bounds. [Soak] churns thousands of streams for a
+// minute and checks that everything returns to baseline.
 package conformance

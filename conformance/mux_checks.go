@@ -33,6 +33,7 @@ var muxChecks = []check{
 	{"Keepalive", checkKeepalive},
 	{"CloseUnblocks", checkCloseUnblocks},
 	{"AbruptClose", checkAbruptClose},
+	{"TransportHalfClose", checkTransportHalfClose},
 	{"NetConn", checkNetConn},
 }
 
@@ -437,6 +438,33 @@ func checkAbruptClose(e *env) {
 	assert.ErrorIs(e, server.Err(), core.ErrSessionClosed)
 	assert.NotErrorIs(e, server.Err(), core.ErrGoAway, "a cut is not a clean close")
 	wg.Wait()
+}
+
+// checkTransportHalfClose half-closes the carrier under a running session
+// (the peer's process shut down its write side): both sessions end with
+// errors and pending calls return promptly.
+func checkTransportHalfClose(e *env) {
+	c1, c2 := e.pipe()
+	hc, ok := c2.(interface{ CloseWrite() error })
+	if !ok {
+		e.Skip("the transport's connections have no CloseWrite")
+	}
+	client, server := e.sessionsOver(c1, c2, func(c *core.Config) {
+		c.KeepAliveInterval = 100 * time.Millisecond
+		c.KeepAliveTimeout = time.Second
+	})
+	a, _ := e.streamPair(client, server)
+	pending := make(chan error, 1)
+	go func() {
+		_, err := a.Read(make([]byte, 1))
+		pending <- err
+	}()
+	require.NoError(e, hc.CloseWrite())
+	<-client.Done()
+	assert.ErrorIs(e, client.Err(), core.ErrSessionClosed)
+	assert.NotErrorIs(e, client.Err(), core.ErrGoAway, "an EOF without GoAway is not a clean close")
+	assert.Error(e, <-pending)
+	server.Close()
 }
 
 func checkNetConn(e *env) {
