@@ -60,9 +60,7 @@ func FuzzSessionInput(f *testing.F) {
 				st.Close()
 			}
 		}()
-		c2.Write(input)
-		c2.CloseWrite() // EOF after the input; the session's writes still drain
-		go func() {
+		go func() { // drain what the session sends, so it never backs up
 			buf := make([]byte, 32<<10)
 			for {
 				if _, err := c2.Read(buf); err != nil {
@@ -70,6 +68,8 @@ func FuzzSessionInput(f *testing.F) {
 				}
 			}
 		}()
+		c2.Write(input)
+		c2.CloseWrite() // EOF after the input; the session's writes still drain
 		select {
 		case <-s.Done():
 		case <-time.After(10 * time.Second):
