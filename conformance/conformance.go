@@ -28,7 +28,7 @@ type options struct {
 }
 
 // WithCheckTimeout sets how long a single check may run before it is
-// reported as hung and its connections are closed (default 60 s).
+// reported as hung and its connections are closed (default 2 min).
 func WithCheckTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
 
 // WithoutCloseNotification declares that closing one end of a raw
@@ -94,7 +94,7 @@ func RunMux(t *testing.T, mp MakePipe, opts ...Option) {
 }
 
 func runChecks(t *testing.T, mp MakePipe, checks []check, opts []Option) {
-	o := options{timeout: 60 * time.Second, scale: 1}
+	o := options{timeout: 2 * time.Minute, scale: 1}
 	for _, f := range opts {
 		f(&o)
 	}
