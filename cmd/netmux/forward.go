@@ -149,20 +149,7 @@ func (s *forwardServer) carryPublic(name string, c net.Conn) {
 		return
 	}
 	st, err := sess.OpenStream(context.Background())
-	if err == nil {
-		err = writeHeader(st, kindMapping, name)
-	}
-	if err != nil {
-		log.Warn("cannot open a stream to the client", "err", err)
-		if st != nil {
-			st.Reset(core.CodeCancel)
-		}
-		abortConn(c)
-		return
-	}
-	log.Debug("reverse connection", "stream", st.ID())
-	err = join(c, st)
-	log.Debug("reverse connection done", "stream", st.ID(), "err", err)
+	carry(log, "reverse connection", c, st, err, kindMapping, name)
 }
 
 // serveSession handles one client session: its hello and its local

@@ -295,20 +295,7 @@ func (c *forwardClient) carryLocal(ctx context.Context, conn net.Conn, remote st
 		}
 	}
 	cancel()
-	if err == nil {
-		err = writeHeader(st, kindTarget, remote)
-	}
-	if err != nil {
-		log.Warn("local forward failed", "err", err)
-		if st != nil {
-			st.Reset(core.CodeCancel)
-		}
-		abortConn(conn)
-		return
-	}
-	log.Debug("local forward", "stream", st.ID())
-	err = join(conn, st)
-	log.Debug("local forward done", "stream", st.ID(), "err", err)
+	carry(log, "local forward", conn, st, err, kindTarget, remote)
 }
 
 // sessionHolder holds the client's current session.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -255,4 +256,25 @@ func (a allowList) validate() error {
 		}
 	}
 	return nil
+}
+
+// carry sends the stream header on a freshly opened stream st (openErr is
+// OpenStream's error) and joins it with the TCP connection c; on failure
+// it resets the stream and aborts c.
+func carry(log *slog.Logger, what string, c net.Conn, st *core.Stream, openErr error, kind byte, text string) {
+	err := openErr
+	if err == nil {
+		err = writeHeader(st, kind, text)
+	}
+	if err != nil {
+		log.Warn(what+" failed", "err", err)
+		if st != nil {
+			st.Reset(core.CodeCancel)
+		}
+		abortConn(c)
+		return
+	}
+	log.Debug(what, "stream", st.ID())
+	err = join(c, st)
+	log.Debug(what+" done", "stream", st.ID(), "err", err)
 }
