@@ -179,6 +179,9 @@ func (l *SessionListener) handshake(conn io.ReadWriteCloser) {
 		conn.Close()
 		return
 	}
+	// From here the session owns conn: Close must not close it under a
+	// session Accept may already have returned.
+	l.untrack(conn)
 	select {
 	case l.ready <- sess:
 	case <-l.done:
