@@ -289,43 +289,29 @@ func bulk(c, s sessionLike, n int, size int64, wsize int) (int64, time.Duration,
 	var e errs
 	doneAt := make([]time.Time, n)
 	var received atomic.Int64
-	var readers sync.WaitGroup
-	accepted := make(chan struct{})
-	go func() {
-		defer close(accepted)
-		for i := range n {
-			st, err := s.Accept()
-			if err != nil {
-				e.setf("accept stream %d: %w", i, err)
-				return
+	readersDone := acceptEach(s, n, &e, func(i int, st io.ReadWriteCloser) {
+		defer st.Close()
+		buf := make([]byte, 32<<10)
+		var got int64
+		for {
+			k, err := st.Read(buf)
+			got += int64(k)
+			if got >= size && doneAt[i].IsZero() {
+				doneAt[i] = time.Now()
 			}
-			readers.Add(1)
-			go func() {
-				defer readers.Done()
-				defer st.Close()
-				buf := make([]byte, 32<<10)
-				var got int64
-				for {
-					k, err := st.Read(buf)
-					got += int64(k)
-					if got >= size && doneAt[i].IsZero() {
-						doneAt[i] = time.Now()
-					}
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						e.setf("read after %d of %d bytes: %w", got, size, err)
-						break
-					}
-				}
-				received.Add(got)
-				if got != size {
-					e.setf("stream received %d bytes, want %d", got, size)
-				}
-			}()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				e.setf("read after %d of %d bytes: %w", got, size, err)
+				break
+			}
 		}
-	}()
+		received.Add(got)
+		if got != size {
+			e.setf("stream received %d bytes, want %d", got, size)
+		}
+	})
 
 	streams, err := openAll(c, n)
 	if err != nil {
@@ -350,8 +336,7 @@ func bulk(c, s sessionLike, n int, size int64, wsize int) (int64, time.Duration,
 		}()
 	}
 	writers.Wait()
-	<-accepted
-	readers.Wait()
+	readersDone()
 	if err := e.get(); err != nil {
 		return 0, 0, err
 	}
@@ -372,6 +357,13 @@ func bulk(c, s sessionLike, n int, size int64, wsize int) (int64, time.Duration,
 // echoServer accepts n streams on s and echoes size-byte messages on each
 // until the peer closes it. wait returns once every stream is done.
 func echoServer(s sessionLike, n, size int, e *errs) (wait func()) {
+	return acceptEach(s, n, e, func(_ int, st io.ReadWriteCloser) { echo(st, size, e) })
+}
+
+// acceptEach accepts n streams on s and runs handle on each in its own
+// goroutine. wait returns once all n were accepted (or Accept failed, which
+// is recorded in e) and every handle has returned.
+func acceptEach(s sessionLike, n int, e *errs, handle func(i int, st io.ReadWriteCloser)) (wait func()) {
 	var wg sync.WaitGroup
 	accepted := make(chan struct{})
 	go func() {
@@ -382,11 +374,7 @@ func echoServer(s sessionLike, n, size int, e *errs) (wait func()) {
 				e.setf("accept stream %d: %w", i, err)
 				return
 			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				echo(st, size, e)
-			}()
+			wg.Go(func() { handle(i, st) })
 		}
 	}()
 	return func() {
