@@ -27,20 +27,13 @@ func echoServerCommand(ctx context.Context, args []string, stderr io.Writer) int
 	if code >= 0 {
 		return code
 	}
-	if *listen == "" {
-		return usageError(fs, "--listen is required")
+	ep, code := endpointFlag(fs, "listen", *listen)
+	if code >= 0 {
+		return code
 	}
-	ep, err := parseEndpoint(*listen)
-	if err != nil {
-		return usageError(fs, "%v", err)
-	}
-	tlsConf, err := tf.config(ep, log)
-	if err != nil {
-		return fail(log, "TLS setup failed", err)
-	}
-	cfg, err := common.config(log)
-	if err != nil {
-		return usageError(fs, "%v", err)
+	tlsConf, cfg, code := sessionSetup(fs, ep, &tf, &common, log)
+	if code >= 0 {
+		return code
 	}
 	ln, err := ep.listen(tlsConf)
 	if err != nil {
@@ -93,23 +86,16 @@ func echoClientCommand(ctx context.Context, args []string, stdin io.Reader, stdo
 	if code >= 0 {
 		return code
 	}
-	if *connect == "" {
-		return usageError(fs, "--connect is required")
+	ep, code := endpointFlag(fs, "connect", *connect)
+	if code >= 0 {
+		return code
 	}
 	if *parallel < 1 {
 		return usageError(fs, "--parallel must be at least 1")
 	}
-	ep, err := parseEndpoint(*connect)
-	if err != nil {
-		return usageError(fs, "%v", err)
-	}
-	tlsConf, err := tf.config(ep, log)
-	if err != nil {
-		return fail(log, "TLS setup failed", err)
-	}
-	cfg, err := common.config(log)
-	if err != nil {
-		return usageError(fs, "%v", err)
+	tlsConf, cfg, code := sessionSetup(fs, ep, &tf, &common, log)
+	if code >= 0 {
+		return code
 	}
 	d, addr := ep.dialer(tlsConf)
 	dctx, cancel := context.WithTimeout(ctx, *dialTimeout)

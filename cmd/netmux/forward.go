@@ -38,12 +38,9 @@ func forwardServerCommand(ctx context.Context, args []string, stderr io.Writer) 
 	if code >= 0 {
 		return code
 	}
-	if *listen == "" {
-		return usageError(fs, "--listen is required")
-	}
-	ep, err := parseEndpoint(*listen)
-	if err != nil {
-		return usageError(fs, "%v", err)
+	ep, code := endpointFlag(fs, "listen", *listen)
+	if code >= 0 {
+		return code
 	}
 	pubs, err := parseNamed("public", publics)
 	if err != nil {
@@ -55,13 +52,9 @@ func forwardServerCommand(ctx context.Context, args []string, stderr io.Writer) 
 	if len(pubs) == 0 && len(allow) == 0 {
 		return usageError(fs, "nothing to forward: give --public (reverse tunnels) and/or --allow (local forwarding)")
 	}
-	tlsConf, err := tf.config(ep, log)
-	if err != nil {
-		return fail(log, "TLS setup failed", err)
-	}
-	cfg, err := common.config(log)
-	if err != nil {
-		return usageError(fs, "%v", err)
+	tlsConf, cfg, code := sessionSetup(fs, ep, &tf, &common, log)
+	if code >= 0 {
+		return code
 	}
 
 	s := &forwardServer{log: log, allow: allowList(allow), dialTimeout: *dialTimeout}

@@ -40,8 +40,9 @@ func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) 
 	if code >= 0 {
 		return code
 	}
-	if *connect == "" {
-		return usageError(fs, "--connect is required")
+	ep, code := endpointFlag(fs, "connect", *connect)
+	if code >= 0 {
+		return code
 	}
 	if (*local == "") != (*remote == "") {
 		return usageError(fs, "--local and --remote go together")
@@ -51,10 +52,6 @@ func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) 
 	}
 	if *retryMin <= 0 || *retryMax < *retryMin {
 		return usageError(fs, "want 0 < --retry-min <= --retry-max")
-	}
-	ep, err := parseEndpoint(*connect)
-	if err != nil {
-		return usageError(fs, "%v", err)
 	}
 	tgts, err := parseNamed("target", targets)
 	if err != nil {
@@ -67,13 +64,9 @@ func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) 
 	if len(tgts) == 0 && len(lmaps) == 0 {
 		return usageError(fs, "nothing to forward: give --target (reverse tunnels) and/or --map or --local/--remote")
 	}
-	tlsConf, err := tf.config(ep, log)
-	if err != nil {
-		return fail(log, "TLS setup failed", err)
-	}
-	cfg, err := common.config(log)
-	if err != nil {
-		return usageError(fs, "%v", err)
+	tlsConf, cfg, code := sessionSetup(fs, ep, &tf, &common, log)
+	if code >= 0 {
+		return code
 	}
 	d, addr := ep.dialer(tlsConf)
 	c := &forwardClient{

@@ -30,6 +30,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -242,4 +243,37 @@ func serveUntilDone(ctx context.Context, srv *transport.Server, ln transport.Lis
 		log.Info("stopped")
 	}
 	return err
+}
+
+// endpointFlag checks the command's required transport URL (--listen or
+// --connect) and parses it. A code of 0 or more means exit with it.
+func endpointFlag(fs *flag.FlagSet, name, raw string) (endpoint, int) {
+	if raw == "" {
+		return endpoint{}, usageError(fs, "--%s is required", name)
+	}
+	ep, err := parseEndpoint(raw)
+	if err != nil {
+		return endpoint{}, usageError(fs, "%v", err)
+	}
+	return ep, -1
+}
+
+// tlsFlags is serverTLS or clientTLS.
+type tlsFlags interface {
+	config(e endpoint, log *slog.Logger) (*tls.Config, error)
+}
+
+// sessionSetup builds what every command needs after its flags are
+// checked: the TLS configuration for ep and the session configuration. A
+// code of 0 or more means exit with it.
+func sessionSetup(fs *flag.FlagSet, ep endpoint, tf tlsFlags, common *commonFlags, log *slog.Logger) (*tls.Config, core.Config, int) {
+	tlsConf, err := tf.config(ep, log)
+	if err != nil {
+		return nil, core.Config{}, fail(log, "TLS setup failed", err)
+	}
+	cfg, err := common.config(log)
+	if err != nil {
+		return nil, core.Config{}, usageError(fs, "%v", err)
+	}
+	return tlsConf, cfg, -1
 }
