@@ -2,6 +2,7 @@ package core
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -12,6 +13,7 @@ type deadline struct {
 	mu     sync.Mutex
 	timer  *time.Timer
 	cancel chan struct{} // nil: no deadline ever set
+	fired  atomic.Bool   // cancel is closed: lets every Read and Write check without the lock
 }
 
 // set arms the deadline; the zero time clears it.
@@ -28,22 +30,29 @@ func (d *deadline) set(t time.Time) {
 		}
 		d.cancel = make(chan struct{})
 	}
+	var dur time.Duration // 0: cleared (or now); < 0: passed; > 0: arm a timer
+	if !t.IsZero() {
+		dur = max(time.Until(t), -1)
+	}
 	closed := isClosed(d.cancel)
+	if closed && dur >= 0 { // cleared or moved to the future: reopen
+		d.cancel = make(chan struct{})
+		d.fired.Store(false)
+		closed = false
+	}
 	if t.IsZero() {
-		if closed {
-			d.cancel = make(chan struct{})
-		}
 		return
 	}
-	if dur := time.Until(t); dur > 0 {
-		if closed {
-			d.cancel = make(chan struct{})
-		}
+	if dur > 0 {
 		cancel := d.cancel
-		d.timer = time.AfterFunc(dur, func() { close(cancel) })
+		d.timer = time.AfterFunc(dur, func() {
+			d.fired.Store(true) // before close: set waits for the close
+			close(cancel)
+		})
 		return
 	}
 	if !closed {
+		d.fired.Store(true)
 		close(d.cancel)
 	}
 }
@@ -59,12 +68,9 @@ func (d *deadline) wait() <-chan struct{} {
 	return d.cancel
 }
 
-// expired reports whether the deadline has passed.
-func (d *deadline) expired() bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.cancel != nil && isClosed(d.cancel)
-}
+// expired reports whether the deadline has passed. It takes no lock: it
+// runs on every Read and Write.
+func (d *deadline) expired() bool { return d.fired.Load() }
 
 func isClosed(c chan struct{}) bool {
 	select {
