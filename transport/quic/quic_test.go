@@ -136,8 +136,11 @@ func dialSilent(t *testing.T, ln *quic.Listener) *qgo.Conn {
 
 func assertClosedWith(t *testing.T, qc *qgo.Conn, code qgo.ApplicationErrorCode) {
 	t.Helper()
+	// errors.As directly: testify's ErrorAs panics formatting some quic-go
+	// error chains when the assertion fails, hiding the cause.
+	cause := context.Cause(qc.Context())
 	var ae *qgo.ApplicationError
-	if assert.ErrorAs(t, context.Cause(qc.Context()), &ae) {
+	if assert.True(t, errors.As(cause, &ae), "closed with %T: %v", cause, cause) {
 		assert.True(t, ae.Remote)
 		assert.Equal(t, code, ae.ErrorCode)
 	}
