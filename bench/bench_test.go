@@ -26,6 +26,9 @@ func TestSmoke(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				if !runsScenario(m, sc.Name) {
+					t.Skipf("%s does not run %s", name, sc.Name)
+				}
 				res, err := runOnce(m, sc, p)
 				if err != nil {
 					t.Fatal(err)
@@ -92,6 +95,32 @@ func TestRunReport(t *testing.T) {
 				t.Errorf("%s: tcp ratio %v (present %v), want 1", sr.Name, ratio, ok)
 			}
 		}
+	}
+}
+
+// TestCarrierRatio checks the per-transport comparison: netmux over TLS
+// gets a ratio to bare TLS, and the bare carrier sits out the scenarios it
+// does not run.
+func TestCarrierRatio(t *testing.T) {
+	cfg, err := makeConfig("bulk1,open", "bare+tls,netmux+tls", 1, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	rep := run(cfg, &out)
+	if rep.Failures != 0 {
+		t.Fatalf("%d failures:\n%s", rep.Failures, out.String())
+	}
+	bulk1, open := rep.Scenarios[0], rep.Scenarios[1]
+	if len(bulk1.Results) != 2 || len(open.Results) != 1 || open.Results[0].Mux != "netmux+tls" {
+		t.Fatalf("bulk1 has %d results, open %+v; want bare+tls only in bulk1", len(bulk1.Results), open.Results)
+	}
+	r := bulk1.Results[1]
+	if r.Mux != "netmux+tls" || r.RatioToCarrier["mibps"] <= 0 {
+		t.Errorf("%s: ratio to carrier %v, want > 0", r.Mux, r.RatioToCarrier)
+	}
+	if !strings.Contains(out.String(), "netmux+tls xbare+tls: MiB/s") {
+		t.Errorf("output lacks the carrier ratio:\n%s", out.String())
 	}
 }
 

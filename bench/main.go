@@ -162,7 +162,10 @@ type muxResult struct {
 	Metrics map[string]summary `json:"metrics"`
 	// RatioToTCP is this mux's median over raw TCP's, per metric.
 	RatioToTCP map[string]float64 `json:"ratio_to_tcp,omitempty"`
-	Errors     []string           `json:"errors,omitempty"`
+	// RatioToCarrier is, for netmux over a carrier, its median over the
+	// bare carrier's (netmux+tls over bare+tls), per metric.
+	RatioToCarrier map[string]float64 `json:"ratio_to_carrier,omitempty"`
+	Errors         []string           `json:"errors,omitempty"`
 }
 
 // rawName is the reference mux of the ratio column.
@@ -190,6 +193,9 @@ func run(cfg config, out io.Writer) report {
 		for r := range cfg.rounds {
 			for i := range cfg.muxes {
 				m := cfg.muxes[(i+r)%len(cfg.muxes)] // rotate the order each round
+				if !runsScenario(m, sc.Name) {
+					continue
+				}
 				profiled := cfg.prof.wants(m.name())
 				if profiled {
 					if err := cfg.prof.start(); err != nil {
@@ -225,6 +231,9 @@ func run(cfg config, out io.Writer) report {
 		}
 		sr := scenarioReport{Name: sc.Name, Desc: sc.Desc, Metrics: sc.Metrics}
 		for _, m := range cfg.muxes {
+			if !runsScenario(m, sc.Name) {
+				continue
+			}
 			mr := muxResult{Mux: m.name(), Metrics: map[string]summary{}, Errors: failures[m.name()]}
 			for k, v := range samples[m.name()] {
 				mr.Metrics[k] = summarize(v)
@@ -234,6 +243,7 @@ func run(cfg config, out io.Writer) report {
 		addRatios(&sr)
 		rep.Scenarios = append(rep.Scenarios, sr)
 		printTable(out, sr, cfg.params)
+		printCarrierRatios(out, sr)
 		if sc.Name == "fair" {
 			printFairVsBulk1(out, rep)
 		}
@@ -262,29 +272,56 @@ func progressLine(sc scenario, res map[string]float64, err error) string {
 }
 
 func addRatios(sr *scenarioReport) {
-	var raw *muxResult
+	byName := map[string]*muxResult{}
 	for i := range sr.Results {
-		if sr.Results[i].Mux == rawName {
-			raw = &sr.Results[i]
-		}
-	}
-	if raw == nil {
-		return
+		byName[sr.Results[i].Mux] = &sr.Results[i]
 	}
 	for i := range sr.Results {
 		r := &sr.Results[i]
+		r.RatioToTCP = ratios(sr.Metrics, r, byName[rawName])
+		r.RatioToCarrier = ratios(sr.Metrics, r, byName[carrierOf(r.Mux)])
+	}
+}
+
+// ratios is r's median over ref's, per metric, or nil without ref.
+func ratios(metrics []metric, r, ref *muxResult) map[string]float64 {
+	if ref == nil {
+		return nil
+	}
+	var out map[string]float64
+	for _, m := range metrics {
+		a, okA := r.Metrics[m.Key]
+		b, okB := ref.Metrics[m.Key]
+		// A ratio to (nearly) nothing, such as allocations per op
+		// against raw TCP's zero, says nothing: leave it out.
+		if okA && okB && math.Abs(b.Median) >= 0.01 {
+			if out == nil {
+				out = map[string]float64{}
+			}
+			out[m.Key] = a.Median / b.Median
+		}
+	}
+	return out
+}
+
+// printCarrierRatios prints, for each netmux-over-carrier mux measured
+// next to its bare carrier, the ratio of their medians.
+func printCarrierRatios(out io.Writer, sr scenarioReport) {
+	var parts []string
+	for _, r := range sr.Results {
+		if len(r.RatioToCarrier) == 0 {
+			continue
+		}
+		var vs []string
 		for _, m := range sr.Metrics {
-			a, okA := r.Metrics[m.Key]
-			b, okB := raw.Metrics[m.Key]
-			// A ratio to (nearly) nothing, such as allocations per op
-			// against raw TCP's zero, says nothing: leave it out.
-			if okA && okB && math.Abs(b.Median) >= 0.01 {
-				if r.RatioToTCP == nil {
-					r.RatioToTCP = map[string]float64{}
-				}
-				r.RatioToTCP[m.Key] = a.Median / b.Median
+			if v, ok := r.RatioToCarrier[m.Key]; ok {
+				vs = append(vs, fmt.Sprintf("%s %.2f", m.Label, v))
 			}
 		}
+		parts = append(parts, fmt.Sprintf("%s x%s: %s", r.Mux, carrierOf(r.Mux), strings.Join(vs, ", ")))
+	}
+	if len(parts) > 0 {
+		fmt.Fprintf(out, "netmux over its bare carrier: %s\n\n", strings.Join(parts, "; "))
 	}
 }
 

@@ -43,6 +43,26 @@ type mux interface {
 	setup() (client, server sessionLike, err error)
 }
 
+// selective is a mux that runs only some scenarios.
+type selective interface {
+	runs(scenario string) bool
+}
+
+// runsScenario says whether m takes part in the scenario.
+func runsScenario(m mux, scenario string) bool {
+	s, ok := m.(selective)
+	return !ok || s.runs(scenario)
+}
+
+// carrierOf is the bare carrier a netmux-over-carrier mux is compared
+// with in the per-transport table ("bare+tls" for "netmux+tls"), or "".
+func carrierOf(name string) string {
+	if c, ok := strings.CutPrefix(name, "netmux+"); ok {
+		return "bare+" + c
+	}
+	return ""
+}
+
 // sessionLike is one end of a connected pair.
 type sessionLike interface {
 	Open() (io.ReadWriteCloser, error)
@@ -59,13 +79,17 @@ const setupTimeout = 10 * time.Second
 // peerMuxes are the default: the physical reference, netmux and the peers.
 var peerMuxes = []string{"tcp", "netmux", "yamux", "smux-v1", "smux-v2", "quic-go"}
 
-// transportMuxes is netmux over each of its carriers, for the
-// per-transport table (with raw TCP as the reference).
-var transportMuxes = []string{"tcp", "netmux", "netmux+tls", "netmux+ws", "netmux+quic", "netmux+kcp"}
+// transportMuxes is netmux over each of its carriers next to the bare
+// carrier (one carrier connection per stream, no mux), for the
+// per-transport table.
+var transportMuxes = []string{"tcp", "netmux",
+	"bare+tls", "netmux+tls", "bare+ws", "netmux+ws",
+	"bare+quic", "netmux+quic", "bare+kcp", "netmux+kcp"}
 
 // allMuxNames lists every mux in a stable order.
 var allMuxNames = []string{"tcp", "netmux", "yamux", "smux-v1", "smux-v2", "quic-go",
-	"netmux+tls", "netmux+ws", "netmux+quic", "netmux+kcp"}
+	"bare+tls", "netmux+tls", "bare+ws", "netmux+ws",
+	"bare+quic", "netmux+quic", "bare+kcp", "netmux+kcp"}
 
 // newMux returns the mux called name.
 func newMux(name string) (mux, error) {
@@ -76,6 +100,8 @@ func newMux(name string) (mux, error) {
 		return netmuxMux{carrier: "tcp"}, nil
 	case "netmux+tls", "netmux+ws", "netmux+quic", "netmux+kcp":
 		return netmuxMux{carrier: strings.TrimPrefix(name, "netmux+")}, nil
+	case "bare+tls", "bare+ws", "bare+quic", "bare+kcp":
+		return bareMux{carrier: strings.TrimPrefix(name, "bare+")}, nil
 	case "yamux":
 		return yamuxMux{}, nil
 	case "smux-v1":
@@ -205,11 +231,11 @@ func (m netmuxMux) name() string {
 	return "netmux+" + m.carrier
 }
 
-// carrier returns a listener on loopback and a dialer for it, through the
-// netmux transport adapters (so netmux gets its own socket options, e.g.
-// TCP_NOTSENT_LOWAT).
-func (m netmuxMux) carrierPair() (transport.Listener, transport.Dialer, error) {
-	switch m.carrier {
+// carrierPair returns a listener on loopback and a dialer for it, through
+// the netmux transport adapters (so netmux gets its own socket options,
+// e.g. TCP_NOTSENT_LOWAT).
+func carrierPair(carrier string) (transport.Listener, transport.Dialer, error) {
+	switch carrier {
 	case "tcp":
 		ln, err := tcp.Listen(loopback)
 		return ln, tcp.Dialer{}, err
@@ -234,11 +260,11 @@ func (m netmuxMux) carrierPair() (transport.Listener, transport.Dialer, error) {
 		ln, err := ws.Listen(loopback)
 		return ln, ws.Dialer{}, err
 	}
-	return nil, nil, fmt.Errorf("netmux: unknown carrier %q", m.carrier)
+	return nil, nil, fmt.Errorf("unknown carrier %q", carrier)
 }
 
 func (m netmuxMux) setup() (sessionLike, sessionLike, error) {
-	ln, d, err := m.carrierPair()
+	ln, d, err := carrierPair(m.carrier)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -314,6 +340,73 @@ func (n netmuxSession) Close() error {
 	}
 	return err
 }
+
+// ---- a bare carrier: one adapter connection per stream, no mux ----
+
+// bareMux is the physical reference for netmux over a carrier: what the
+// carrier itself delivers through the same adapter, as rawTCP is for TCP.
+type bareMux struct{ carrier string }
+
+func (m bareMux) name() string { return "bare+" + m.carrier }
+
+// runs limits a bare carrier to the scenarios the per-transport table
+// compares: opening 10,000 KCP or QUIC connections, or holding 1,000 idle,
+// measures the carrier's handshakes, not what a mux adds to it. A KCP
+// connection never tells its reader the writer closed it, so bare KCP runs
+// only bulk1, whose reader counts bytes; 64 bare KCP connections (bulk64),
+// each with its own congestion control and retransmission timers on one
+// loopback, did not move their 512 MiB within the 3-minute run limit.
+func (m bareMux) runs(scenario string) bool {
+	switch scenario {
+	case "bulk1":
+		return true
+	case "bulk64", "rpc", "fair":
+		return m.carrier != "kcp"
+	}
+	return false
+}
+
+func (m bareMux) setup() (sessionLike, sessionLike, error) {
+	ln, d, err := carrierPair(m.carrier)
+	if err != nil {
+		return nil, nil, err
+	}
+	if m.carrier == "kcp" {
+		return &bareDialSide{d: d, addr: ln.Addr().String()}, bareKCPListenSide{&bareListenSide{ln: ln}}, nil
+	}
+	return &bareDialSide{d: d, addr: ln.Addr().String()}, &bareListenSide{ln: ln}, nil
+}
+
+// noCloseNotify marks the accepting side of a carrier whose reader never
+// learns that the writer closed (KCP has no FIN).
+type noCloseNotify interface{ noCloseNotify() }
+
+type bareKCPListenSide struct{ *bareListenSide }
+
+func (bareKCPListenSide) noCloseNotify() {}
+
+type bareDialSide struct {
+	d    transport.Dialer
+	addr string
+}
+
+func (b *bareDialSide) Open() (io.ReadWriteCloser, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	return b.d.Dial(ctx, b.addr)
+}
+func (b *bareDialSide) Accept() (io.ReadWriteCloser, error) {
+	return nil, errors.New("bare: the dialing side accepts nothing")
+}
+func (b *bareDialSide) Close() error { return nil }
+
+type bareListenSide struct{ ln transport.Listener }
+
+func (b *bareListenSide) Open() (io.ReadWriteCloser, error) {
+	return nil, errors.New("bare: the listening side opens nothing")
+}
+func (b *bareListenSide) Accept() (io.ReadWriteCloser, error) { return b.ln.Accept() }
+func (b *bareListenSide) Close() error                        { return b.ln.Close() }
 
 // ---- hashicorp/yamux over TCP ----
 

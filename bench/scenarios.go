@@ -284,9 +284,10 @@ func runBulk64(c, s sessionLike, p params) (map[string]float64, error) {
 // bulk sends size bytes on each of n streams at once and returns the
 // bytes received and the time from the first write until the receiver
 // held the last byte. Each receiver checks it got exactly size bytes and
-// then io.EOF.
+// then io.EOF (on a carrier that signals no close, only the size).
 func bulk(c, s sessionLike, n int, size int64, wsize int) (int64, time.Duration, error) {
 	var e errs
+	_, noEOF := s.(noCloseNotify)
 	doneAt := make([]time.Time, n)
 	var received atomic.Int64
 	readersDone := acceptEach(s, n, &e, func(i int, st io.ReadWriteCloser) {
@@ -298,6 +299,9 @@ func bulk(c, s sessionLike, n int, size int64, wsize int) (int64, time.Duration,
 			got += int64(k)
 			if got >= size && doneAt[i].IsZero() {
 				doneAt[i] = time.Now()
+				if noEOF && err == nil {
+					break
+				}
 			}
 			if err == io.EOF {
 				break
