@@ -14,12 +14,14 @@ type deadline struct {
 	timer  *time.Timer
 	cancel chan struct{} // nil: no deadline ever set
 	fired  atomic.Bool   // cancel is closed: lets every Read and Write check without the lock
+	armed  atomic.Bool   // a deadline is set (passed or not)
 }
 
 // set arms the deadline; the zero time clears it.
 func (d *deadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	d.armed.Store(!t.IsZero())
 	if d.timer != nil && !d.timer.Stop() {
 		<-d.cancel // the timer fired; wait for its close to be visible
 	}

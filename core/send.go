@@ -28,8 +28,20 @@ type ctrlFrame struct {
 	st  *Stream
 }
 
+// maxInlineBatches bounds how many batches an application goroutine
+// writes itself before it leaves the rest to the writer goroutine.
+const maxInlineBatches = 16
+
 // sender is the write side of a session. Its fields are guarded by
-// sendMu, except wbuf and timer, which only the writer goroutine touches.
+// sendMu, except wbuf, sent and timer, which belong to whoever set busy.
+//
+// Whoever finds the transport idle writes: the writer goroutine, or an
+// application goroutine (a Write, or a Read returning credit) that queued
+// work while the writer goroutine slept. Writing in the caller saves two
+// goroutine hand-offs per frame on a quiet session, and under load the
+// transport is busy, so frames queue and leave in shared batches as
+// before. The reader goroutine never writes: it must never block on the
+// transport's write side.
 type sender struct {
 	s      *Session
 	sendMu sync.Mutex
@@ -41,8 +53,10 @@ type sender struct {
 	closing  bool  // flush, then send the final GoAway
 	abort    error // fatal error: send only the final GoAway with its code
 	finished bool  // the final GoAway is queued; drop everything else
+	busy     bool  // a goroutine is building or writing a batch
 
 	wbuf  []byte
+	sent  []*Stream   // streams whose FIN the current batch carries
 	timer *time.Timer // write timeout
 }
 
@@ -74,6 +88,14 @@ func (w *sender) wakeWriter() { signal(w.wake) }
 // with ENHANCE_YOUR_CALM and so does the call. Frames queued after the
 // final GoAway are dropped.
 func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
+	err := s.enqueueCtrl(h, st)
+	s.wakeWriter()
+	return err
+}
+
+// enqueueCtrl is queueCtrl without waking the writer: the caller flushes
+// or wakes it.
+func (s *Session) enqueueCtrl(h frameHeader, st *Stream) error {
 	h.version = s.version
 	s.sendMu.Lock()
 	var deadline *time.Timer
@@ -100,7 +122,6 @@ func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
 	}
 	s.sender.ctrl = append(s.sender.ctrl, ctrlFrame{hdr: h, st: st})
 	s.sendMu.Unlock()
-	s.wakeWriter()
 	return nil
 }
 
@@ -117,27 +138,37 @@ var errControlFlood = protocolErrorf(CodeEnhanceYourCalm, "control frame queue f
 // writeLoop is the writer goroutine.
 func (s *Session) writeLoop() {
 	defer s.wg.Done()
-	var finished []*Stream
+	w := &s.sender
 	for {
 		s.sendMu.Lock()
-		batch, last := s.buildBatchLocked(&finished)
-		abort := s.sender.abort
-		s.sendMu.Unlock()
-		for i, st := range finished {
-			st.sendDone()
-			finished[i] = nil
-		}
-		finished = finished[:0]
-
-		if len(batch) == 0 {
+		if w.busy { // a caller is writing; it wakes us if it leaves work
+			s.sendMu.Unlock()
 			select {
-			case <-s.sender.wake:
+			case <-w.wake:
 				continue
 			case <-s.dead:
 				return
 			}
 		}
-		if err := s.writeBatch(batch); err != nil {
+		batch, last := s.buildBatchLocked()
+		abort := w.abort
+		w.busy = len(batch) > 0
+		s.sendMu.Unlock()
+
+		if len(batch) == 0 {
+			select {
+			case <-w.wake:
+				continue
+			case <-s.dead:
+				return
+			}
+		}
+		s.finishSent()
+		err := s.writeBatch(batch)
+		s.sendMu.Lock()
+		w.busy = false
+		s.sendMu.Unlock()
+		if err != nil {
 			s.terminate(err)
 			return
 		}
@@ -151,6 +182,59 @@ func (s *Session) writeLoop() {
 			return
 		}
 	}
+}
+
+// flushInline writes queued frames from the calling application goroutine
+// while nobody else is writing, until st's pending Write is taken (with st
+// nil, one batch), and leaves what remains to the writer goroutine. It
+// reports whether it took over the writer's job; if not, the caller wakes
+// the writer goroutine. It never writes the final GoAway.
+func (s *Session) flushInline(st *Stream) bool {
+	w := &s.sender
+	for i := 0; i < maxInlineBatches; i++ {
+		s.sendMu.Lock()
+		if w.busy || w.closing || w.abort != nil || w.finished {
+			s.sendMu.Unlock()
+			return i > 0
+		}
+		batch, _ := s.buildBatchLocked()
+		if len(batch) == 0 {
+			s.sendMu.Unlock()
+			return true
+		}
+		w.busy = true
+		s.sendMu.Unlock()
+		s.finishSent()
+		err := s.writeBatch(batch)
+		s.sendMu.Lock()
+		w.busy = false
+		more := len(w.ctrl) > 0 || w.ready.head != nil || w.closing || w.abort != nil
+		mine := st == nil || st.pend == nil || !st.inReady
+		s.sendMu.Unlock()
+		switch {
+		case err != nil:
+			s.terminate(err)
+			return true
+		case !more:
+			return true
+		case mine:
+			s.wakeWriter() // the rest is the writer goroutine's
+			return true
+		}
+	}
+	s.wakeWriter()
+	return true
+}
+
+// finishSent marks the send half of each stream whose FIN the last batch
+// carried done. The batch's builder calls it without the lock.
+func (s *Session) finishSent() {
+	w := &s.sender
+	for i, st := range w.sent {
+		st.sendDone()
+		w.sent[i] = nil
+	}
+	w.sent = w.sent[:0]
 }
 
 // writeBatch hands one batch to the transport under the write timeout.
@@ -168,8 +252,8 @@ func (s *Session) writeBatch(b []byte) error {
 // buildBatchLocked fills the write buffer: control frames first, then data
 // round-robin across ready streams, then, when closing and nothing else is
 // left, the final GoAway (last reports that). Streams whose send half
-// finished are appended to finished, to be processed without the lock.
-func (s *Session) buildBatchLocked(finished *[]*Stream) (batch []byte, last bool) {
+// finished are appended to w.sent, to be processed without the lock.
+func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 	w := &s.sender
 	buf := w.wbuf[:0]
 	if w.finished {
@@ -243,7 +327,7 @@ func (s *Session) buildBatchLocked(finished *[]*Stream) (batch []byte, last bool
 					length: s.rstLength(st.rstCode)}.appendTo(buf)
 				frames++
 			}
-			*finished = append(*finished, st)
+			w.sent = append(w.sent, st)
 		}
 	}
 	s.stats.framesOut.Add(frames)
@@ -343,11 +427,16 @@ func (s *Session) queueRST(id uint32, code ErrorCode) error {
 }
 
 // sendWindowUpdate returns delta bytes of credit to the peer. Updates for
-// one stream coalesce into a single queued frame.
+// one stream coalesce into a single queued frame. The reading goroutine
+// writes it itself if the transport is idle and no read deadline could be
+// left waiting behind a blocked transport write.
 func (s *Session) sendWindowUpdate(st *Stream, delta uint32) {
 	st.pendingCredit.Add(delta)
 	if !st.wuQueued.CompareAndSwap(false, true) {
 		return
 	}
-	s.queueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
+	s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
+	if st.rdl.armed.Load() || !s.flushInline(nil) {
+		s.wakeWriter()
+	}
 }

@@ -175,7 +175,11 @@ func (st *Stream) Write(p []byte) (int, error) {
 	}
 	wake := st.writeWake
 	s.sendMu.Unlock()
-	s.wakeWriter()
+	// With a write deadline set, the write must stay interruptible: leave
+	// the transport write, which may block, to the writer goroutine.
+	if st.wdl.armed.Load() || !s.flushInline(st) {
+		s.wakeWriter()
+	}
 
 	for {
 		var stop error
