@@ -9,14 +9,22 @@ import (
 // its stream's receive lock; budget is shared and atomic.
 
 // recvWindow tracks the receive direction of one stream: how much the peer
-// may still send, how much to give back, and the auto-tuning epoch.
+// may still send, how much to give back, and what auto-tuning has seen.
+//
+// Auto-tuning grows a window only when it is what limits the stream: the
+// peer has sent everything it was allowed, except credit granted within
+// the last round trip (which it cannot have received yet), while the
+// reader keeps up (little is buffered). Judging by how fast a window is
+// read instead (as quic-go does) misleads on a fast path: a reader
+// catching up on a backlog reads at memory speed, the window doubles up
+// to its maximum, and the extra data then waits in the carrier's buffers
+// ahead of every other stream's frames.
 type recvWindow struct {
 	size     uint32 // current window: most bytes the peer may have in flight
 	buffered uint32 // received, not yet read by the application
 	unacked  uint32 // read, but not yet returned to the peer as credit
-
-	epochStart time.Time // auto-tuning: when the current epoch began
-	epochRead  uint64    // bytes read in the current epoch
+	granted  uint32 // credit returned since grantAt
+	grantAt  int64  // monoNow when the current grant interval began
 }
 
 // credit is what the peer may still send.
@@ -36,7 +44,6 @@ func (w *recvWindow) receive(n uint32) bool {
 func (w *recvWindow) consume(n uint32) {
 	w.buffered -= n
 	w.unacked += n
-	w.epochRead += uint64(n)
 }
 
 // wantUpdate reports whether enough credit is owed to the peer to send it
@@ -45,30 +52,39 @@ func (w *recvWindow) consume(n uint32) {
 func (w *recvWindow) wantUpdate() bool { return w.unacked > 0 && w.unacked >= w.size/4 }
 
 // update returns the credit to send back now (call it when wantUpdate
-// reports true). It also auto-tunes: a window read in under about four
-// round trips doubles, up to max, if the session budget allows. rtt may be
-// zero (unknown), which disables growth.
-func (w *recvWindow) update(now time.Time, rtt time.Duration, max uint32, b *budget) uint32 {
-	if w.epochStart.IsZero() {
-		w.epochStart = now
+// reports true). It also auto-tunes: when the window held the peer back,
+// it doubles, up to max, if the session budget allows. The window held the
+// peer back when the reader keeps up (little is buffered) yet the peer has
+// used all its credit but what was returned within the last round trip,
+// which it cannot have received yet. rtt is the path's round-trip time;
+// zero (unknown) disables growth.
+func (w *recvWindow) update(rtt time.Duration, max uint32, b *budget) uint32 {
+	now := monoNow()
+	recent := uint32(0)
+	if now-w.grantAt < int64(rtt) {
+		recent = w.granted
 	}
-	if w.epochRead > uint64(w.size/2) {
-		if rtt > 0 && w.size < max {
-			fraction := float64(w.epochRead) / float64(w.size)
-			if now.Sub(w.epochStart) < time.Duration(4*fraction*float64(rtt)) {
-				grow := min(w.size, max-w.size)
-				if b.take(uint64(grow)) {
-					w.size += grow
-					w.unacked += grow
-				}
-			}
+	limited := w.buffered <= w.size/4 && w.credit() < recent+minChunk
+	if limited && rtt > 0 && w.size < max {
+		grow := min(w.size, max-w.size)
+		if b.take(uint64(grow)) {
+			w.size += grow
+			w.unacked += grow
 		}
-		w.epochStart, w.epochRead = now, 0
 	}
 	delta := w.unacked
 	w.unacked = 0
+	if now-w.grantAt >= int64(rtt) {
+		w.grantAt, w.granted = now, 0
+	}
+	w.granted += delta
 	return delta
 }
+
+// monoNow is a monotonic clock reading in nanoseconds.
+func monoNow() int64 { return int64(time.Since(clockBase)) }
+
+var clockBase = time.Now()
 
 // budget is the session-wide receive budget that window growth draws on.
 type budget struct{ left atomic.Int64 }

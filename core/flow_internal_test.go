@@ -19,39 +19,72 @@ func TestRecvWindowCredit(t *testing.T) {
 	w.consume(100)
 	require.True(t, w.wantUpdate())
 	var b budget
-	delta := w.update(time.Now(), 0, 1000, &b)
+	delta := w.update(0, 1000, &b)
 	assert.Equal(t, uint32(300), delta, "returns exactly what was read")
 	assert.Equal(t, uint32(300), w.credit())
 }
 
+// readAll has the peer send a whole window while the application reads
+// each piece at once, as a reader that keeps up does, returning credit in
+// the usual quarters. It returns the credit sent back.
+func readAll(t *testing.T, w *recvWindow, rtt time.Duration, max uint32, b *budget) uint32 {
+	t.Helper()
+	total, piece, size := uint32(0), uint32(16<<10), w.size
+	for sent := uint32(0); sent < size; sent += piece {
+		require.True(t, w.receive(piece))
+		w.consume(piece)
+		if w.wantUpdate() {
+			total += w.update(rtt, max, b)
+		}
+	}
+	return total
+}
+
 func TestRecvWindowAutoTune(t *testing.T) {
+	const size, max = 256 << 10, 1 << 20
 	var b budget
-	b.give(1 << 20)
-	w := recvWindow{size: 1000}
-	now := time.Now()
-	rtt := 10 * time.Millisecond
-	// A whole window read within a few RTTs doubles the window.
-	require.True(t, w.receive(1000))
-	w.consume(300)
-	assert.Equal(t, uint32(300), w.update(now, rtt, 4000, &b)) // starts the epoch
-	w.consume(700)
-	delta := w.update(now.Add(rtt), rtt, 4000, &b)
-	assert.Equal(t, uint32(2000), w.size)
-	assert.Equal(t, uint32(700+1000), delta, "read bytes plus the growth")
-	assert.Equal(t, int64(1<<20-1000), b.left.Load())
+	b.give(1 << 30)
 
-	// Slow reading does not grow it.
-	require.True(t, w.receive(2000))
-	w.consume(2000)
-	w.update(now.Add(time.Hour), rtt, 4000, &b)
-	assert.Equal(t, uint32(2000), w.size)
+	// A long path: every byte the peer may send arrives, and read, while
+	// the credit returned for it is still on its way. The window holds
+	// the peer back, so the next update doubles it.
+	w := recvWindow{size: size}
+	credit := readAll(t, &w, time.Hour, max, &b)
+	assert.Equal(t, uint32(2*size), w.size)
+	assert.Equal(t, uint32(2*size), credit, "all that was read, plus the growth at once")
+	assert.Equal(t, int64(1<<30-size), b.left.Load())
 
-	// Growth stops at the maximum and when the budget is empty.
-	var empty budget
-	require.True(t, w.receive(2000))
-	w.consume(2000)
-	w.update(now.Add(time.Hour+time.Millisecond), rtt, 4000, &empty)
-	assert.Equal(t, uint32(2000), w.size, "no budget, no growth")
+	// A short path: the credit returned arrived long ago, so the peer
+	// was never waiting for it, however fast the window was read.
+	w = recvWindow{size: size}
+	readAll(t, &w, time.Nanosecond, max, &b)
+	w.update(time.Nanosecond, max, &b)
+	assert.Equal(t, uint32(size), w.size, "no growth on a short path")
+
+	// A reader that falls behind says nothing about the path.
+	w = recvWindow{size: size}
+	require.True(t, w.receive(size))
+	w.consume(size / 4)
+	w.update(time.Hour, max, &b)
+	assert.Equal(t, uint32(size), w.size, "the reader is behind")
+
+	// Growth stops at the maximum, when the budget is empty, and when the
+	// RTT is unknown.
+	for _, c := range []struct {
+		name string
+		size uint32
+		rtt  time.Duration
+		b    *budget
+	}{
+		{"max", max, time.Hour, &b},
+		{"budget", size, time.Hour, &budget{}},
+		{"no rtt", size, 0, &b},
+	} {
+		w := recvWindow{size: c.size}
+		readAll(t, &w, c.rtt, max, c.b)
+		w.update(c.rtt, max, c.b)
+		assert.Equal(t, c.size, w.size, c.name)
+	}
 }
 
 func TestAddCreditOverflow(t *testing.T) {

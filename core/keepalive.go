@@ -3,15 +3,44 @@ package core
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// pinger tracks outstanding pings by their opaque value.
+// pinger tracks outstanding pings by their opaque value, and the minimum
+// round-trip time that window auto-tuning sizes windows by.
 type pinger struct {
 	mu      sync.Mutex
 	seq     uint32
 	waiting map[uint32]*pingWait
+
+	// Windowed minimum RTT, guarded by mu: the smallest sample of the
+	// last minRTTWindow. A single sample is inflated by whatever it queued
+	// behind (the startup ping often by 10x, as both ends start their
+	// goroutines); a window sized by an inflated RTT fills the carrier's
+	// buffers with data every other stream's frames then wait behind.
+	minRTT  time.Duration
+	minAt   time.Time
+	samples int // samples so far, counted up to warmupSamples
+
+	min      atomic.Int64 // minRTT in nanoseconds once warmed up, for lock-free reads
+	lastAt   atomic.Int64 // when the last sample arrived (monoNow)
+	sampling atomic.Bool  // an RTT-sampling ping is outstanding
 }
+
+// minRTTWindow is how long a minimum RTT sample stays valid: long enough
+// that samples inflated by queueing lose to an earlier quiet one, short
+// enough to follow a path that really changed.
+const minRTTWindow = 30 * time.Second
+
+// warmupSamples is how many pings a session sends back to back when it
+// starts: the first times both ends starting up, often 10x the path's
+// RTT; the later ones time the path before data queues on it.
+const warmupSamples = 4
+
+// rttSampleEvery is the most often a reading stream asks for a fresh
+// RTT sample (one Ping frame).
+const rttSampleEvery = time.Second
 
 type pingWait struct {
 	sent time.Time
@@ -45,11 +74,57 @@ func (p *pinger) pong(s *Session, id uint32) {
 	if w == nil {
 		return
 	}
-	rtt := time.Since(w.sent)
+	now := time.Now()
+	rtt := now.Sub(w.sent)
 	s.updateRTT(rtt)
+	warm := p.addSample(rtt, now)
+	if w.done == nil {
+		p.sampling.Store(false)
+	}
+	if warm {
+		s.sendPing(nil) // the next warm-up sample
+	}
 	if w.done != nil {
 		w.rtt = rtt
 		close(w.done)
+	}
+}
+
+// addSample folds an RTT sample into the windowed minimum. It reports
+// true while the session is warming up: the caller then sends the next
+// warm-up ping.
+func (p *pinger) addSample(rtt time.Duration, now time.Time) (warm bool) {
+	rtt = max(rtt, 1)
+	p.mu.Lock()
+	if p.minRTT == 0 || rtt <= p.minRTT || now.Sub(p.minAt) > minRTTWindow {
+		p.minRTT, p.minAt = rtt, now
+	}
+	if p.samples < warmupSamples {
+		p.samples++
+	}
+	warm = p.samples < warmupSamples
+	if !warm {
+		p.min.Store(int64(p.minRTT)) // no tuning on the inflated first samples
+	}
+	p.mu.Unlock()
+	p.lastAt.Store(monoNow())
+	return warm
+}
+
+// tuningRTT is the round-trip time window auto-tuning uses: the recent
+// minimum, or 0 (no growth) until the warm-up pings are answered.
+func (s *Session) tuningRTT() time.Duration { return time.Duration(s.pinger.min.Load()) }
+
+// refreshRTT sends a ping when the last RTT sample is older than
+// rttSampleEvery and none is on its way, so a session moving data keeps
+// its minimum current. Call it without stream locks: it may wait for room
+// in the control queue.
+func (s *Session) refreshRTT() {
+	p := &s.pinger
+	if monoNow()-p.lastAt.Load() > int64(rttSampleEvery) && p.sampling.CompareAndSwap(false, true) {
+		if _, err := s.sendPing(nil); err != nil {
+			p.sampling.Store(false)
+		}
 	}
 }
 

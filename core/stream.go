@@ -97,11 +97,12 @@ func (st *Stream) Read(p []byte) (int, error) {
 			st.rw.consume(uint32(n))
 			var delta uint32
 			if !st.finRecv && !st.readClosed && st.rw.wantUpdate() {
-				delta = st.rw.update(time.Now(), s.smoothedRTT(), s.cfg.MaxStreamWindow, &s.budget)
+				delta = st.rw.update(s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
 			}
 			st.mu.Unlock()
 			if delta > 0 {
 				s.sendWindowUpdate(st, delta)
+				s.refreshRTT()
 			}
 			return n, nil
 		}

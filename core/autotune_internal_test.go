@@ -1,0 +1,128 @@
+package core
+
+import (
+	"context"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// delayLine is one direction of a link with a fixed propagation delay and
+// no bandwidth limit: bytes written become readable d later.
+type delayLine struct {
+	d      time.Duration
+	mu     sync.Mutex
+	cond   *sync.Cond
+	q      []delayed
+	closed bool
+}
+
+type delayed struct {
+	due time.Time
+	b   []byte
+}
+
+func newDelayLine(d time.Duration) *delayLine {
+	l := &delayLine{d: d}
+	l.cond = sync.NewCond(&l.mu)
+	return l
+}
+
+func (l *delayLine) write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, io.ErrClosedPipe
+	}
+	l.q = append(l.q, delayed{due: time.Now().Add(l.d), b: append([]byte(nil), b...)})
+	l.cond.Broadcast()
+	return len(b), nil
+}
+
+func (l *delayLine) read(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for {
+		for len(l.q) == 0 && !l.closed {
+			l.cond.Wait()
+		}
+		if l.closed {
+			return 0, io.EOF
+		}
+		wait := time.Until(l.q[0].due)
+		if wait <= 0 {
+			break
+		}
+		// The link's propagation delay (not synchronisation): the head
+		// chunk is still on the wire.
+		l.mu.Unlock()
+		time.Sleep(wait)
+		l.mu.Lock()
+	}
+	n := copy(p, l.q[0].b)
+	if l.q[0].b = l.q[0].b[n:]; len(l.q[0].b) == 0 {
+		l.q = l.q[1:]
+	}
+	return n, nil
+}
+
+func (l *delayLine) close() {
+	l.mu.Lock()
+	l.closed = true
+	l.cond.Broadcast()
+	l.mu.Unlock()
+}
+
+type delayConn struct{ in, out *delayLine }
+
+func (c delayConn) Read(p []byte) (int, error)  { return c.in.read(p) }
+func (c delayConn) Write(p []byte) (int, error) { return c.out.write(p) }
+func (c delayConn) Close() error {
+	c.in.close()
+	c.out.close()
+	return nil
+}
+
+// TestWindowGrowsOnLongPath: on a path whose round trip is long next to
+// the time a window takes to send, the window is what holds a stream
+// back, and auto-tuning must grow it.
+func TestWindowGrowsOnLongPath(t *testing.T) {
+	ab, ba := newDelayLine(10*time.Millisecond), newDelayLine(10*time.Millisecond)
+	cfg := DefaultConfig()
+	cli, err := Client(delayConn{in: ba, out: ab}, cfg)
+	require.NoError(t, err)
+	defer cli.Close()
+	srv, err := Server(delayConn{in: ab, out: ba}, cfg)
+	require.NoError(t, err)
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	const total = 16 << 20
+	st, err := cli.OpenStream(ctx)
+	require.NoError(t, err)
+	written := make(chan error, 1)
+	go func() {
+		_, err := st.Write(make([]byte, total))
+		written <- err
+	}()
+	peer, err := srv.AcceptStream(ctx)
+	require.NoError(t, err)
+	_, err = io.ReadFull(peer, make([]byte, total))
+	require.NoError(t, err)
+	require.NoError(t, <-written)
+
+	peer.mu.Lock()
+	size := peer.rw.size
+	peer.mu.Unlock()
+	// 256 KiB per 20 ms round trip is 12.5 MiB/s; 16 MiB needs a window
+	// several times that to finish in a few round trips.
+	assert.GreaterOrEqual(t, size, uint32(2<<20), "window after 16 MiB over a 20 ms round trip")
+	assert.LessOrEqual(t, size, cfg.MaxStreamWindow)
+	st.Close()
+	peer.Close()
+}
