@@ -50,10 +50,11 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-// TestRunReport runs the command's loop on two muxes and checks the table
-// and the JSON report.
-func TestRunReport(t *testing.T) {
-	cfg, err := makeConfig("bulk1,fair,allocs", "tcp,netmux", 2, true)
+// runClean runs the command's loop with tiny sizes and fails the test if
+// any run failed. It returns the report and the printed tables.
+func runClean(t *testing.T, scenarios, muxes string, rounds int) (report, string) {
+	t.Helper()
+	cfg, err := makeConfig(scenarios, muxes, rounds, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,9 +63,16 @@ func TestRunReport(t *testing.T) {
 	if rep.Failures != 0 {
 		t.Fatalf("%d failures:\n%s", rep.Failures, out.String())
 	}
+	return rep, out.String()
+}
+
+// TestRunReport runs the command's loop on two muxes and checks the table
+// and the JSON report.
+func TestRunReport(t *testing.T) {
+	rep, out := runClean(t, "bulk1,fair,allocs", "tcp,netmux", 2)
 	for _, want := range []string{"== bulk1:", "== fair:", "== allocs:", "netmux", "xtcp", "fraction of the same mux's bulk1"} {
-		if !strings.Contains(out.String(), want) {
-			t.Errorf("output lacks %q:\n%s", want, out.String())
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 	file := filepath.Join(t.TempDir(), "r.json")
@@ -102,15 +110,7 @@ func TestRunReport(t *testing.T) {
 // gets a ratio to bare TLS, and the bare carrier sits out the scenarios it
 // does not run.
 func TestCarrierRatio(t *testing.T) {
-	cfg, err := makeConfig("bulk1,open", "bare+tls,netmux+tls", 1, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out bytes.Buffer
-	rep := run(cfg, &out)
-	if rep.Failures != 0 {
-		t.Fatalf("%d failures:\n%s", rep.Failures, out.String())
-	}
+	rep, out := runClean(t, "bulk1,open", "bare+tls,netmux+tls", 1)
 	bulk1, open := rep.Scenarios[0], rep.Scenarios[1]
 	if len(bulk1.Results) != 2 || len(open.Results) != 1 || open.Results[0].Mux != "netmux+tls" {
 		t.Fatalf("bulk1 has %d results, open %+v; want bare+tls only in bulk1", len(bulk1.Results), open.Results)
@@ -119,8 +119,8 @@ func TestCarrierRatio(t *testing.T) {
 	if r.Mux != "netmux+tls" || r.RatioToCarrier["mibps"] <= 0 {
 		t.Errorf("%s: ratio to carrier %v, want > 0", r.Mux, r.RatioToCarrier)
 	}
-	if !strings.Contains(out.String(), "netmux+tls xbare+tls: MiB/s") {
-		t.Errorf("output lacks the carrier ratio:\n%s", out.String())
+	if !strings.Contains(out, "netmux+tls xbare+tls: MiB/s") {
+		t.Errorf("output lacks the carrier ratio:\n%s", out)
 	}
 }
 
