@@ -9,23 +9,29 @@ import (
 // its stream's receive lock; budget is shared and atomic.
 
 // recvWindow tracks the receive direction of one stream: how much the peer
-// may still send, how much to give back, and what auto-tuning has seen.
+// may still send, how much to give back, and the auto-tuning epoch.
 //
-// Auto-tuning grows a window only when it is what limits the stream: the
-// peer has sent everything it was allowed, except credit granted within
-// the last round trip (which it cannot have received yet), while the
-// reader keeps up (little is buffered). Judging by how fast a window is
-// read instead (as quic-go does) misleads on a fast path: a reader
-// catching up on a backlog reads at memory speed, the window doubles up
-// to its maximum, and the extra data then waits in the carrier's buffers
-// ahead of every other stream's frames.
+// Auto-tuning grows a window only when it is what limits the stream: when
+// the stream carried, per round trip, more than half a window, measured
+// over an epoch of at least two round trips (and a millisecond). A stream
+// held back by its window carries a whole window per round trip; one that
+// is not carries what the path or the application allows, whatever the
+// window. Judging by how fast a window is read instead (as quic-go does)
+// misleads on a fast path: a reader catching up on a backlog reads at
+// memory speed, the window doubles up to its maximum, and the extra data
+// then waits in the carrier's buffers ahead of every other stream's frames.
 type recvWindow struct {
 	size     uint32 // current window: most bytes the peer may have in flight
 	buffered uint32 // received, not yet read by the application
 	unacked  uint32 // read, but not yet returned to the peer as credit
-	granted  uint32 // credit returned since grantAt
-	grantAt  int64  // monoNow when the current grant interval began
+
+	epochStart int64  // monoNow when the current epoch began; 0: not yet
+	epochRead  uint64 // bytes read in the current epoch
 }
+
+// minEpoch is the shortest auto-tuning epoch: long enough that bursts of
+// reading from a backlog average out.
+const minEpoch = time.Millisecond
 
 // credit is what the peer may still send.
 func (w *recvWindow) credit() uint32 { return w.size - w.buffered - w.unacked }
@@ -52,32 +58,28 @@ func (w *recvWindow) consume(n uint32) {
 func (w *recvWindow) wantUpdate() bool { return w.unacked > 0 && w.unacked >= w.size/4 }
 
 // update returns the credit to send back now (call it when wantUpdate
-// reports true). It also auto-tunes: when the window held the peer back,
-// it doubles, up to max, if the session budget allows. The window held the
-// peer back when the reader keeps up (little is buffered) yet the peer has
-// used all its credit but what was returned within the last round trip,
-// which it cannot have received yet. rtt is the path's round-trip time;
-// zero (unknown) disables growth.
-func (w *recvWindow) update(rtt time.Duration, max uint32, b *budget) uint32 {
-	now := monoNow()
-	recent := uint32(0)
-	if now-w.grantAt < int64(rtt) {
-		recent = w.granted
+// reports true); now is monoNow. It also auto-tunes: at the end of an
+// epoch, a window smaller than twice what the stream carried per round
+// trip doubles, up to max, if the session budget allows. rtt is the
+// path's round-trip time; zero (unknown) disables growth.
+func (w *recvWindow) update(now int64, rtt time.Duration, max uint32, b *budget) uint32 {
+	if w.epochStart == 0 {
+		w.epochStart = now
 	}
-	limited := w.buffered <= w.size/4 && w.credit() < recent+minChunk
-	if limited && rtt > 0 && w.size < max {
-		grow := min(w.size, max-w.size)
-		if b.take(uint64(grow)) {
-			w.size += grow
-			w.unacked += grow
+	w.epochRead += uint64(w.unacked)
+	if elapsed := now - w.epochStart; rtt > 0 && elapsed >= int64(2*rtt) && elapsed >= int64(minEpoch) {
+		perRTT := float64(w.epochRead) * float64(rtt) / float64(elapsed)
+		if float64(w.size) < 2*perRTT && w.size < max {
+			grow := min(w.size, max-w.size)
+			if b.take(uint64(grow)) {
+				w.size += grow
+				w.unacked += grow
+			}
 		}
+		w.epochStart, w.epochRead = now, 0
 	}
 	delta := w.unacked
 	w.unacked = 0
-	if now-w.grantAt >= int64(rtt) {
-		w.grantAt, w.granted = now, 0
-	}
-	w.granted += delta
 	return delta
 }
 

@@ -19,54 +19,55 @@ func TestRecvWindowCredit(t *testing.T) {
 	w.consume(100)
 	require.True(t, w.wantUpdate())
 	var b budget
-	delta := w.update(0, 1000, &b)
+	delta := w.update(1, 0, 1000, &b)
 	assert.Equal(t, uint32(300), delta, "returns exactly what was read")
 	assert.Equal(t, uint32(300), w.credit())
 }
 
-// readAll has the peer send a whole window while the application reads
-// each piece at once, as a reader that keeps up does, returning credit in
+// carry has the stream carry n windows' worth of data, read as it
+// arrives, spread evenly over the time d from start, returning credit in
 // the usual quarters. It returns the credit sent back.
-func readAll(t *testing.T, w *recvWindow, rtt time.Duration, max uint32, b *budget) uint32 {
+func carry(t *testing.T, w *recvWindow, n int, start int64, d time.Duration, rtt time.Duration, max uint32, b *budget) uint32 {
 	t.Helper()
-	total, piece, size := uint32(0), uint32(16<<10), w.size
-	for sent := uint32(0); sent < size; sent += piece {
-		require.True(t, w.receive(piece))
-		w.consume(piece)
-		if w.wantUpdate() {
-			total += w.update(rtt, max, b)
-		}
+	total, size := uint32(0), w.size
+	steps := 4 * n
+	for i := 1; i <= steps; i++ {
+		require.True(t, w.receive(size/4))
+		w.consume(size / 4)
+		require.True(t, w.wantUpdate())
+		total += w.update(start+int64(d)*int64(i)/int64(steps), rtt, max, b)
 	}
 	return total
 }
 
 func TestRecvWindowAutoTune(t *testing.T) {
 	const size, max = 256 << 10, 1 << 20
+	const rtt = 10 * time.Millisecond
 	var b budget
 	b.give(1 << 30)
 
-	// A long path: every byte the peer may send arrives, and read, while
-	// the credit returned for it is still on its way. The window holds
-	// the peer back, so the next update doubles it.
+	// Held back by its window: a window per round trip, over two round
+	// trips. The window doubles, and the growth is credit at once.
 	w := recvWindow{size: size}
-	credit := readAll(t, &w, time.Hour, max, &b)
+	w.update(1, rtt, max, &b) // nothing read yet: starts the epoch
+	credit := carry(t, &w, 2, 1, 2*rtt, rtt, max, &b)
 	assert.Equal(t, uint32(2*size), w.size)
-	assert.Equal(t, uint32(2*size), credit, "all that was read, plus the growth at once")
+	assert.Equal(t, uint32(3*size), credit, "all that was read, plus the growth")
 	assert.Equal(t, int64(1<<30-size), b.left.Load())
 
-	// A short path: the credit returned arrived long ago, so the peer
-	// was never waiting for it, however fast the window was read.
+	// The same bytes at the same pace on a path with a 10 µs round trip:
+	// the stream carried a sliver of a window per round trip.
 	w = recvWindow{size: size}
-	readAll(t, &w, time.Nanosecond, max, &b)
-	w.update(time.Nanosecond, max, &b)
+	w.update(1, 10*time.Microsecond, max, &b)
+	carry(t, &w, 2, 1, 2*rtt, 10*time.Microsecond, max, &b)
 	assert.Equal(t, uint32(size), w.size, "no growth on a short path")
 
-	// A reader that falls behind says nothing about the path.
+	// A burst, read from a backlog at memory speed within a microsecond,
+	// proves nothing: the epoch lasts at least a millisecond.
 	w = recvWindow{size: size}
-	require.True(t, w.receive(size))
-	w.consume(size / 4)
-	w.update(time.Hour, max, &b)
-	assert.Equal(t, uint32(size), w.size, "the reader is behind")
+	w.update(1, 10*time.Microsecond, max, &b)
+	carry(t, &w, 2, 1, time.Microsecond, 10*time.Microsecond, max, &b)
+	assert.Equal(t, uint32(size), w.size, "no growth on a burst")
 
 	// Growth stops at the maximum, when the budget is empty, and when the
 	// RTT is unknown.
@@ -76,13 +77,13 @@ func TestRecvWindowAutoTune(t *testing.T) {
 		rtt  time.Duration
 		b    *budget
 	}{
-		{"max", max, time.Hour, &b},
-		{"budget", size, time.Hour, &budget{}},
+		{"max", max, rtt, &b},
+		{"budget", size, rtt, &budget{}},
 		{"no rtt", size, 0, &b},
 	} {
 		w := recvWindow{size: c.size}
-		readAll(t, &w, c.rtt, max, c.b)
-		w.update(c.rtt, max, c.b)
+		w.update(1, c.rtt, max, c.b)
+		carry(t, &w, 2, 1, 2*rtt, c.rtt, max, c.b)
 		assert.Equal(t, c.size, w.size, c.name)
 	}
 }

@@ -111,15 +111,25 @@ func (p *pinger) addSample(rtt time.Duration, now time.Time) (warm bool) {
 	return warm
 }
 
-// tuningRTT is the round-trip time window auto-tuning uses: the recent
-// minimum, or 0 (no growth) until the warm-up pings are answered.
-func (s *Session) tuningRTT() time.Duration { return time.Duration(s.pinger.min.Load()) }
+// tuningRTT is the round-trip time window auto-tuning uses: the carrier's
+// own minimum RTT where it has one (pathrtt.go), else the recent minimum
+// of the ping samples, or 0 (no growth) until the warm-up pings are
+// answered.
+func (s *Session) tuningRTT() time.Duration {
+	if rtt := s.pathRTT.Load(); rtt > 0 {
+		return time.Duration(rtt)
+	}
+	return time.Duration(s.pinger.min.Load())
+}
 
-// refreshRTT sends a ping when the last RTT sample is older than
-// rttSampleEvery and none is on its way, so a session moving data keeps
-// its minimum current. Call it without stream locks: it may wait for room
+// refreshRTT re-reads the carrier's RTT, or sends a ping when the last
+// RTT sample is older than rttSampleEvery and none is on its way, so a
+// session moving data keeps its minimum current. Call it without stream locks: it may wait for room
 // in the control queue.
 func (s *Session) refreshRTT() {
+	if s.refreshPathRTT() {
+		return // the carrier tells; no ping needed
+	}
 	p := &s.pinger
 	if monoNow()-p.lastAt.Load() > int64(rttSampleEvery) && p.sampling.CompareAndSwap(false, true) {
 		if _, err := s.sendPing(nil); err != nil {

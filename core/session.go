@@ -38,7 +38,13 @@ type Session struct {
 	budget budget
 	rtt    atomic.Int64 // smoothed round-trip time in nanoseconds
 	pinger pinger
-	stats  counters
+
+	// The carrier's own minimum RTT, where it is a TCP connection (see
+	// pathrtt.go): nanoseconds, and when it was last read (monoNow).
+	tcp       *net.TCPConn
+	pathRTT   atomic.Int64
+	pathRTTAt atomic.Int64
+	stats     counters
 
 	resets, empties eventLimit // flood limits, owned by readLoop
 
@@ -103,6 +109,12 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	s.empties = eventLimit{limit: cfg.EmptyFrameLimit, window: emptyFrameWindow}
 	s.sender.init(s)
 	s.pinger.init()
+	if s.tcp = tcpConnOf(conn); s.tcp != nil {
+		if rtt, ok := kernelMinRTT(s.tcp); ok {
+			s.pathRTT.Store(int64(max(rtt, time.Microsecond)))
+		}
+		s.pathRTTAt.Store(monoNow())
+	}
 	// The first frame on the wire is a Ping: the client's preface, and an
 	// RTT sample for window auto-tuning on both sides.
 	s.sendPing(nil)

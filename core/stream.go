@@ -97,7 +97,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			st.rw.consume(uint32(n))
 			var delta uint32
 			if !st.finRecv && !st.readClosed && st.rw.wantUpdate() {
-				delta = st.rw.update(s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
+				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
 			}
 			st.mu.Unlock()
 			if delta > 0 {

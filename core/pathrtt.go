@@ -1,0 +1,65 @@
+package core
+
+import (
+	"net"
+	"time"
+)
+
+// Window auto-tuning needs the path's round-trip time. Pings measure it
+// through both ends' goroutines: on an idle machine each of the four
+// wake-ups on the way can cost tens of microseconds, so on a fast path the
+// sample is often ten times the path's RTT, and a window sized by it lets
+// data queue in the carrier ahead of every other stream's frames. A TCP
+// carrier knows better: the kernel keeps the minimum RTT it has seen on
+// the connection. Where the carrier is (or wraps, as crypto/tls does) a
+// TCP connection, the session uses that.
+
+// pathRTTEvery is the most often the kernel's RTT is read.
+const pathRTTEvery = 100 * time.Millisecond
+
+// tcpConnOf returns the TCP connection c is or wraps (through NetConn
+// methods, as *tls.Conn has), or nil.
+func tcpConnOf(c any) *net.TCPConn {
+	for range 8 {
+		switch v := c.(type) {
+		case *net.TCPConn:
+			return v
+		case interface{ NetConn() net.Conn }:
+			c = v.NetConn()
+		default:
+			return nil
+		}
+	}
+	return nil
+}
+
+// refreshPathRTT reads the carrier's minimum RTT at most every
+// pathRTTEvery. It reports false when the carrier has none to give.
+func (s *Session) refreshPathRTT() bool {
+	if s.tcp == nil {
+		return false
+	}
+	now := monoNow()
+	last := s.pathRTTAt.Load()
+	if now-last < int64(pathRTTEvery) || !s.pathRTTAt.CompareAndSwap(last, now) {
+		return true
+	}
+	if rtt, ok := kernelMinRTT(s.tcp); ok {
+		s.pathRTT.Store(int64(max(rtt, time.Microsecond)))
+	}
+	return true
+}
+
+// kernelMinRTT asks the kernel for the connection's minimum RTT.
+func kernelMinRTT(c *net.TCPConn) (time.Duration, bool) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return 0, false
+	}
+	var rtt time.Duration
+	var ok bool
+	if err := rc.Control(func(fd uintptr) { rtt, ok = tcpMinRTT(fd) }); err != nil {
+		return 0, false
+	}
+	return rtt, ok
+}

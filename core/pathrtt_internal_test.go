@@ -1,0 +1,66 @@
+package core
+
+import (
+	"crypto/tls"
+	"net"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestTCPConnOf(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	tc := c.(*net.TCPConn)
+	assert.Same(t, tc, tcpConnOf(tc))
+	assert.Same(t, tc, tcpConnOf(tls.Client(c, &tls.Config{})), "through crypto/tls")
+	p1, p2 := net.Pipe()
+	defer p1.Close()
+	defer p2.Close()
+	assert.Nil(t, tcpConnOf(p1))
+}
+
+// TestPathRTTFromKernel: over TCP on Linux, window auto-tuning uses the
+// kernel's minimum RTT from the start, not the ping samples.
+func TestPathRTTFromKernel(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("TCP_INFO is read on Linux only")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(accepted)
+			return
+		}
+		accepted <- c
+	}()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	sc, ok := <-accepted
+	require.True(t, ok)
+
+	cli, err := Client(c, DefaultConfig())
+	require.NoError(t, err)
+	defer cli.Close()
+	srv, err := Server(sc, DefaultConfig())
+	require.NoError(t, err)
+	defer srv.Close()
+
+	for _, s := range []*Session{cli, srv} {
+		rtt := s.tuningRTT()
+		assert.Positive(t, rtt)
+		assert.Less(t, rtt, 50*time.Millisecond, "a loopback RTT")
+		assert.Equal(t, time.Duration(s.pathRTT.Load()), rtt)
+	}
+}
