@@ -226,7 +226,15 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 		st.resetAfterFin(CodeCancel)
 	}
 	for n > 0 {
-		k := min(int(n), s.br.Size())
+		// Take what is buffered; only an empty buffer is refilled. Peeking
+		// more than is buffered would make bufio move the buffered bytes
+		// to the front first: a second copy of every large payload.
+		if s.br.Buffered() == 0 {
+			if _, err := s.br.Peek(1); err != nil {
+				return midFrame(err)
+			}
+		}
+		k := min(int(n), s.br.Buffered())
 		b, err := s.br.Peek(k)
 		if err != nil {
 			return midFrame(err)
