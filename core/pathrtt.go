@@ -11,21 +11,25 @@ import (
 // sample is often ten times the path's RTT, and a window sized by it lets
 // data queue in the carrier ahead of every other stream's frames. A TCP
 // carrier knows better: the kernel keeps the minimum RTT it has seen on
-// the connection. Where the carrier is (or wraps, as crypto/tls does) a
-// TCP connection, the session uses that.
+// the connection. Where the carrier is a TCP connection, or a wrapper that
+// passes the session's bytes through unchanged and says so with a
+// TransparentConn method, the session uses that. A wrapper that
+// transforms the bytes (crypto/tls) is not looked through: its records
+// and crypto add delay the kernel does not see, so pings measure it
+// better.
 
 // pathRTTEvery is the most often the kernel's RTT is read.
 const pathRTTEvery = 100 * time.Millisecond
 
-// tcpConnOf returns the TCP connection c is or wraps (through NetConn
-// methods, as *tls.Conn has), or nil.
+// tcpConnOf returns the TCP connection c is or transparently wraps, or
+// nil.
 func tcpConnOf(c any) *net.TCPConn {
 	for range 8 {
 		switch v := c.(type) {
 		case *net.TCPConn:
 			return v
-		case interface{ NetConn() net.Conn }:
-			c = v.NetConn()
+		case interface{ TransparentConn() net.Conn }:
+			c = v.TransparentConn()
 		default:
 			return nil
 		}

@@ -11,6 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+type transparent struct{ net.Conn }
+
+func (t transparent) TransparentConn() net.Conn { return t.Conn }
+
 func TestTCPConnOf(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -20,7 +24,8 @@ func TestTCPConnOf(t *testing.T) {
 	defer c.Close()
 	tc := c.(*net.TCPConn)
 	assert.Same(t, tc, tcpConnOf(tc))
-	assert.Same(t, tc, tcpConnOf(tls.Client(c, &tls.Config{})), "through crypto/tls")
+	assert.Same(t, tc, tcpConnOf(transparent{tc}), "through a transparent wrapper")
+	assert.Nil(t, tcpConnOf(tls.Client(c, &tls.Config{})), "not through crypto/tls")
 	p1, p2 := net.Pipe()
 	defer p1.Close()
 	defer p2.Close()

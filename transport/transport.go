@@ -280,10 +280,11 @@ func (p *prefixed) RemoteAddr() net.Addr {
 	return nil
 }
 
-// NetConn returns the wrapped connection if it is a net.Conn, or nil. The
-// session uses it to find the TCP connection under a carrier, for the
-// kernel's RTT; reading from it directly would skip the replayed preface.
-func (p *prefixed) NetConn() net.Conn {
+// TransparentConn returns the wrapped connection if it is a net.Conn, or
+// nil: prefixed passes the session's bytes through unchanged, so the
+// session may use the kernel's RTT of a TCP connection under it. Reading
+// from it directly would skip the replayed preface.
+func (p *prefixed) TransparentConn() net.Conn {
 	c, _ := p.ReadWriteCloser.(net.Conn)
 	return c
 }
