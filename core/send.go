@@ -89,12 +89,22 @@ func (w *sender) wakeWriter() { signal(w.wake) }
 // final GoAway are dropped.
 func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
 	err := s.enqueueCtrl(h, st)
+	s.failFlood(err)
 	s.wakeWriter()
 	return err
 }
 
+// failFlood ends the session when enqueueCtrl found the control queue
+// full for too long. Call it without locks.
+func (s *Session) failFlood(err error) {
+	if err == errControlFlood {
+		s.fail(err)
+	}
+}
+
 // enqueueCtrl is queueCtrl without waking the writer: the caller flushes
-// or wakes it.
+// or wakes it. Its caller may hold s.mu: on a flood it fails the session
+// only after the lock is released (failFlood).
 func (s *Session) enqueueCtrl(h frameHeader, st *Stream) error {
 	h.version = s.version
 	s.sendMu.Lock()
@@ -111,7 +121,6 @@ func (s *Session) enqueueCtrl(h frameHeader, st *Stream) error {
 		case <-s.dead:
 			return s.err
 		case <-deadline.C:
-			s.fail(errControlFlood)
 			return errControlFlood
 		}
 		s.sendMu.Lock()
@@ -435,7 +444,8 @@ func (s *Session) sendWindowUpdate(st *Stream, delta uint32) {
 	if !st.wuQueued.CompareAndSwap(false, true) {
 		return
 	}
-	s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
+	err := s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
+	s.failFlood(err)
 	if st.rdl.armed.Load() || !s.flushInline(nil) {
 		s.wakeWriter()
 	}

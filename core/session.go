@@ -164,12 +164,14 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 		s.nextID = 0
 	}
 	// The SYN is queued under mu so SYNs go out in ID order.
-	err := s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagSYN, streamID: id,
+	err := s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagSYN, streamID: id,
 		length: s.cfg.InitialStreamWindow - initialCredit}, nil)
 	if err != nil {
 		s.mu.Unlock()
+		s.failFlood(err)
 		return nil, err
 	}
+	s.wakeWriter()
 	st := newStream(s, id, initialCredit)
 	st.accepted = true
 	s.streams[id] = st
@@ -364,6 +366,7 @@ func (s *Session) startClose(cause error) {
 		s.sender.closing = true
 		s.sendMu.Unlock()
 		close(s.closing)
+		s.wakeStreams(false)
 		s.wakeWriter()
 		s.closeTimer = time.AfterFunc(s.cfg.CloseTimeout, func() {
 			s.terminate(cause)
@@ -412,6 +415,7 @@ func (s *Session) terminate(cause error) {
 		s.startClose(cause) // no-op if already closing; makes closing a prefix of dead
 		s.err = sessionClosedBy(cause)
 		close(s.dead)
+		s.wakeStreams(true)
 		if s.closeTimer != nil {
 			s.closeTimer.Stop()
 		}
@@ -451,6 +455,34 @@ func (s *Session) removeStream(st *Stream) {
 		s.drained = nil
 	}
 	s.mu.Unlock()
+}
+
+// wakeStreams wakes every blocked Write (once closing is closed) or
+// Read (once dead is closed): they wait on their own channels only, not
+// on the session's, whose locks hundreds of blocked streams would
+// otherwise contend for on every wake-up. A call that started waiting
+// earlier is woken here; one that starts later sees the closed channel
+// before it waits (under the same stream lock). Call it without locks.
+func (s *Session) wakeStreams(readers bool) {
+	s.mu.Lock()
+	list := make([]*Stream, 0, len(s.streams))
+	for _, st := range s.streams {
+		list = append(list, st)
+	}
+	s.mu.Unlock()
+	if readers {
+		for _, st := range list {
+			st.mu.Lock()
+			st.wakeReaderLocked()
+			st.mu.Unlock()
+		}
+		return
+	}
+	s.sendMu.Lock()
+	for _, st := range list {
+		st.notifyWriter()
+	}
+	s.sendMu.Unlock()
 }
 
 // signal does a non-blocking send on a capacity-1 wake-up channel.

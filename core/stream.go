@@ -131,11 +131,10 @@ func (st *Stream) Read(p []byte) (int, error) {
 		}
 		wake := st.readWake
 		st.mu.Unlock()
-		select {
+		select { // not on s.dead: terminate wakes every stream
 		case <-wake:
 		case <-st.rdl.wait():
 			return 0, errDeadline
-		case <-s.dead:
 		}
 	}
 }
@@ -184,12 +183,13 @@ func (st *Stream) Write(p []byte) (int, error) {
 
 	for {
 		var stop error
-		select {
+		select { // not on s.closing: startClose wakes every stream
 		case <-wake:
+			if s.isClosing() {
+				stop = s.closedErr()
+			}
 		case <-st.wdl.wait():
 			stop = errDeadline
-		case <-s.closing:
-			stop = s.closedErr()
 		}
 		s.sendMu.Lock()
 		n := st.written
