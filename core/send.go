@@ -1,6 +1,7 @@
 package core
 
 import (
+	"runtime"
 	"sync"
 	"time"
 )
@@ -27,6 +28,10 @@ type ctrlFrame struct {
 	hdr frameHeader
 	st  *Stream
 }
+
+// smallWrite is the Write size under which a Write yields once before
+// writing inline, to share the write with other streams' frames.
+const smallWrite = 16 << 10
 
 // maxInlineBatches bounds how many batches an application goroutine
 // writes itself before it leaves the rest to the writer goroutine.
@@ -197,9 +202,19 @@ func (s *Session) writeLoop() {
 // while nobody else is writing, until st's pending Write is taken (with st
 // nil, one batch), and leaves what remains to the writer goroutine. It
 // reports whether it took over the writer's job; if not, the caller wakes
-// the writer goroutine. It never writes the final GoAway.
-func (s *Session) flushInline(st *Stream) bool {
+// the writer goroutine. It never writes the final GoAway. small says the
+// caller's frame is small (under smallWrite).
+func (s *Session) flushInline(st *Stream, small bool) bool {
 	w := &s.sender
+	if small {
+		// Let the goroutines that are ready to run queue their frames
+		// first, so that one transport write carries them all: with many
+		// streams sending small frames, each write costs a system call
+		// (on loopback, the whole TCP path) and sharing it doubles the
+		// rpc rate. A large write fills a batch by itself, and yielding
+		// there cost bulk64 a quarter of its rate.
+		runtime.Gosched()
+	}
 	for i := 0; i < maxInlineBatches; i++ {
 		s.sendMu.Lock()
 		if w.busy || w.closing || w.abort != nil || w.finished {
@@ -446,7 +461,7 @@ func (s *Session) sendWindowUpdate(st *Stream, delta uint32) {
 	}
 	err := s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
 	s.failFlood(err)
-	if st.rdl.armed.Load() || !s.flushInline(nil) {
+	if st.rdl.armed.Load() || !s.flushInline(nil, false) {
 		s.wakeWriter()
 	}
 }

@@ -177,7 +177,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 	s.sendMu.Unlock()
 	// With a write deadline set, the write must stay interruptible: leave
 	// the transport write, which may block, to the writer goroutine.
-	if st.wdl.armed.Load() || !s.flushInline(st) {
+	if st.wdl.armed.Load() || !s.flushInline(st, len(p) < smallWrite) {
 		s.wakeWriter()
 	}
 
