@@ -15,17 +15,36 @@ type transparent struct{ net.Conn }
 
 func (t transparent) TransparentConn() net.Conn { return t.Conn }
 
-func TestTCPConnOf(t *testing.T) {
+// tcpPair returns both ends of a loopback TCP connection, closed at
+// cleanup.
+func tcpPair(t *testing.T) (dialed, accepted *net.TCPConn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			close(got)
+			return
+		}
+		got <- c
+	}()
 	c, err := net.Dial("tcp", ln.Addr().String())
 	require.NoError(t, err)
-	defer c.Close()
-	tc := c.(*net.TCPConn)
+	t.Cleanup(func() { c.Close() })
+	sc, ok := <-got
+	require.True(t, ok)
+	t.Cleanup(func() { sc.Close() })
+	return c.(*net.TCPConn), sc.(*net.TCPConn)
+}
+
+func TestTCPConnOf(t *testing.T) {
+	tc, _ := tcpPair(t)
 	assert.Same(t, tc, tcpConnOf(tc))
 	assert.Same(t, tc, tcpConnOf(transparent{tc}), "through a transparent wrapper")
-	assert.Nil(t, tcpConnOf(tls.Client(c, &tls.Config{})), "not through crypto/tls")
+	assert.Nil(t, tcpConnOf(tls.Client(tc, &tls.Config{})), "not through crypto/tls")
 	p1, p2 := net.Pipe()
 	defer p1.Close()
 	defer p2.Close()
@@ -38,23 +57,7 @@ func TestPathRTTFromKernel(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("TCP_INFO is read on Linux only")
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	sc, ok := <-accepted
-	require.True(t, ok)
-
+	c, sc := tcpPair(t)
 	cli, err := Client(c, DefaultConfig())
 	require.NoError(t, err)
 	defer cli.Close()
