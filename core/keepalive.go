@@ -21,7 +21,7 @@ type pinger struct {
 	// buffers with data every other stream's frames then wait behind.
 	minRTT  time.Duration
 	minAt   time.Time
-	samples int // samples so far, counted up to warmupSamples
+	samples int // samples so far, counted up to Session.warmup()
 
 	min      atomic.Int64 // minRTT in nanoseconds once warmed up, for lock-free reads
 	lastAt   atomic.Int64 // when the last sample arrived (monoNow)
@@ -33,9 +33,9 @@ type pinger struct {
 // enough to follow a path that really changed.
 const minRTTWindow = 30 * time.Second
 
-// warmupSamples is how many pings a session sends back to back when it
-// starts: the first times both ends starting up, often 10x the path's
-// RTT; the later ones time the path before data queues on it.
+// warmupSamples is how many pings a netmux session sends back to back
+// when it starts: the first times both ends starting up, often 10x the
+// path's RTT; the later ones time the path before data queues on it.
 const warmupSamples = 4
 
 // rttSampleEvery is the most often a reading stream asks for a fresh
@@ -77,7 +77,7 @@ func (p *pinger) pong(s *Session, id uint32) {
 	now := time.Now()
 	rtt := now.Sub(w.sent)
 	s.updateRTT(rtt)
-	warm := p.addSample(rtt, now)
+	warm := p.addSample(rtt, now, s.warmup())
 	if w.done == nil {
 		p.sampling.Store(false)
 	}
@@ -93,16 +93,16 @@ func (p *pinger) pong(s *Session, id uint32) {
 // addSample folds an RTT sample into the windowed minimum. It reports
 // true while the session is warming up: the caller then sends the next
 // warm-up ping.
-func (p *pinger) addSample(rtt time.Duration, now time.Time) (warm bool) {
+func (p *pinger) addSample(rtt time.Duration, now time.Time, warmup int) (warm bool) {
 	rtt = max(rtt, 1)
 	p.mu.Lock()
 	if p.minRTT == 0 || rtt <= p.minRTT || now.Sub(p.minAt) > minRTTWindow {
 		p.minRTT, p.minAt = rtt, now
 	}
-	if p.samples < warmupSamples {
+	if p.samples < warmup {
 		p.samples++
 	}
-	warm = p.samples < warmupSamples
+	warm = p.samples < warmup
 	if !warm {
 		p.min.Store(int64(p.minRTT)) // no tuning on the inflated first samples
 	}
@@ -126,9 +126,20 @@ func (s *Session) tuningRTT() time.Duration {
 // RTT sample is older than rttSampleEvery and none is on its way, so a
 // session moving data keeps its minimum current. Call it without stream locks: it may wait for room
 // in the control queue.
+// warmup is how many samples the session warms up with. A yamux peer
+// gets only the preface ping, as from yamux itself: yamux drops the data
+// it has not read yet when one of its writes fails, so every reply it owes
+// is a chance to lose data at close.
+func (s *Session) warmup() int {
+	if s.version == yamuxVersion {
+		return 1
+	}
+	return warmupSamples
+}
+
 func (s *Session) refreshRTT() {
-	if s.refreshPathRTT() {
-		return // the carrier tells; no ping needed
+	if s.refreshPathRTT() || s.version == yamuxVersion {
+		return // the carrier tells; or a yamux peer (see warmup)
 	}
 	p := &s.pinger
 	if monoNow()-p.lastAt.Load() > int64(rttSampleEvery) && p.sampling.CompareAndSwap(false, true) {
