@@ -122,24 +122,34 @@ func (s *Session) tuningRTT() time.Duration {
 	return time.Duration(s.pinger.min.Load())
 }
 
-// refreshRTT re-reads the carrier's RTT, or sends a ping when the last
-// RTT sample is older than rttSampleEvery and none is on its way, so a
-// session moving data keeps its minimum current. Call it without stream locks: it may wait for room
-// in the control queue.
-// warmup is how many samples the session warms up with. A yamux peer
-// gets only the preface ping, as from yamux itself: yamux drops the data
-// it has not read yet when one of its writes fails, so every reply it owes
-// is a chance to lose data at close.
+// pingsForRTT reports whether the session pings to learn its RTT beyond
+// the preface ping (warm-up and refresh pings). Not when the carrier gives
+// its own RTT, and not to a yamux peer: yamux drops the data it has not
+// read yet when one of its writes fails, so every reply it owes is a
+// chance to lose data at close.
+func (s *Session) pingsForRTT() bool {
+	return s.pathRTT.Load() == 0 && s.version != yamuxVersion
+}
+
+// warmup is how many samples the session warms up with.
 func (s *Session) warmup() int {
-	if s.version == yamuxVersion {
+	if !s.pingsForRTT() {
 		return 1
 	}
 	return warmupSamples
 }
 
+// refreshRTT re-reads the carrier's RTT, or sends a ping when the last
+// RTT sample is older than rttSampleEvery and none is on its way, so a
+// session moving data keeps its minimum current. Call it without stream
+// locks: it may wait for room in the control queue.
 func (s *Session) refreshRTT() {
-	if s.refreshPathRTT() || s.version == yamuxVersion {
-		return // the carrier tells; or a yamux peer (see warmup)
+	if s.pathRTT.Load() > 0 {
+		s.refreshPathRTT()
+		return
+	}
+	if !s.pingsForRTT() {
+		return
 	}
 	p := &s.pinger
 	if monoNow()-p.lastAt.Load() > int64(rttSampleEvery) && p.sampling.CompareAndSwap(false, true) {

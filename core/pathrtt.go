@@ -37,21 +37,23 @@ func tcpConnOf(c any) *net.TCPConn {
 	return nil
 }
 
-// refreshPathRTT reads the carrier's minimum RTT at most every
-// pathRTTEvery. It reports false when the carrier has none to give.
-func (s *Session) refreshPathRTT() bool {
-	if s.tcp == nil {
-		return false
-	}
-	now := monoNow()
-	last := s.pathRTTAt.Load()
-	if now-last < int64(pathRTTEvery) || !s.pathRTTAt.CompareAndSwap(last, now) {
-		return true
-	}
+// readPathRTT reads the carrier's minimum RTT now. Call it only with
+// s.tcp set.
+func (s *Session) readPathRTT() {
+	s.pathRTTAt.Store(monoNow())
 	if rtt, ok := kernelMinRTT(s.tcp); ok {
 		s.pathRTT.Store(int64(max(rtt, time.Microsecond)))
 	}
-	return true
+}
+
+// refreshPathRTT reads the carrier's minimum RTT at most every
+// pathRTTEvery. Call it only once the carrier has given one (pathRTT set,
+// which implies s.tcp).
+func (s *Session) refreshPathRTT() {
+	last := s.pathRTTAt.Load()
+	if monoNow()-last >= int64(pathRTTEvery) && s.pathRTTAt.CompareAndSwap(last, monoNow()) {
+		s.readPathRTT()
+	}
 }
 
 // kernelMinRTT asks the kernel for the connection's minimum RTT.

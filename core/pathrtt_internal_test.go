@@ -70,5 +70,6 @@ func TestPathRTTFromKernel(t *testing.T) {
 		assert.Positive(t, rtt)
 		assert.Less(t, rtt, 50*time.Millisecond, "a loopback RTT")
 		assert.Equal(t, time.Duration(s.pathRTT.Load()), rtt)
+		assert.False(t, s.pingsForRTT(), "no warm-up or refresh pings: the kernel tells")
 	}
 }

@@ -110,10 +110,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	s.sender.init(s)
 	s.pinger.init()
 	if s.tcp = tcpConnOf(conn); s.tcp != nil {
-		if rtt, ok := kernelMinRTT(s.tcp); ok {
-			s.pathRTT.Store(int64(max(rtt, time.Microsecond)))
-		}
-		s.pathRTTAt.Store(monoNow())
+		s.readPathRTT()
 	}
 	// The first frame on the wire is a Ping: the client's preface, and an
 	// RTT sample for window auto-tuning on both sides.
