@@ -199,26 +199,42 @@ func (rawTCP) setup() (sessionLike, sessionLike, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	return &tcpDialSide{addr: ln.Addr().String()}, &tcpListenSide{ln: ln}, nil
+	addr := ln.Addr().String()
+	dial := func() (io.ReadWriteCloser, error) { return rwc(net.DialTimeout("tcp", addr, setupTimeout)) }
+	accept := func() (io.ReadWriteCloser, error) { return rwc(ln.Accept()) }
+	return &dialSide{dial: dial}, &listenSide{accept: accept, close: ln.Close}, nil
 }
 
-type tcpDialSide struct{ addr string }
-
-func (d *tcpDialSide) Open() (io.ReadWriteCloser, error) {
-	return net.DialTimeout("tcp", d.addr, setupTimeout)
+// dialSide and listenSide are the two ends of a mux that opens each
+// stream as a carrier connection of its own (raw TCP, a bare carrier).
+type dialSide struct {
+	dial func() (io.ReadWriteCloser, error)
 }
-func (d *tcpDialSide) Accept() (io.ReadWriteCloser, error) {
-	return nil, errors.New("tcp: the dialing side accepts nothing")
-}
-func (d *tcpDialSide) Close() error { return nil }
 
-type tcpListenSide struct{ ln net.Listener }
-
-func (l *tcpListenSide) Open() (io.ReadWriteCloser, error) {
-	return nil, errors.New("tcp: the listening side opens nothing")
+func (d *dialSide) Open() (io.ReadWriteCloser, error) { return d.dial() }
+func (d *dialSide) Accept() (io.ReadWriteCloser, error) {
+	return nil, errors.New("the dialing side accepts nothing")
 }
-func (l *tcpListenSide) Accept() (io.ReadWriteCloser, error) { return l.ln.Accept() }
-func (l *tcpListenSide) Close() error                        { return l.ln.Close() }
+func (d *dialSide) Close() error { return nil }
+
+type listenSide struct {
+	accept func() (io.ReadWriteCloser, error)
+	close  func() error
+	noEOF  bool // the carrier never tells its reader the writer closed (KCP has no FIN)
+}
+
+func (l *listenSide) Open() (io.ReadWriteCloser, error) {
+	return nil, errors.New("the listening side opens nothing")
+}
+func (l *listenSide) Accept() (io.ReadWriteCloser, error) { return l.accept() }
+func (l *listenSide) Close() error                        { return l.close() }
+
+// signalsNoEOF reports whether s is the accepting end of a carrier whose
+// reader never learns that the writer closed.
+func signalsNoEOF(s sessionLike) bool {
+	l, ok := s.(*listenSide)
+	return ok && l.noEOF
+}
 
 // ---- netmux over one of its transports ----
 
@@ -371,42 +387,14 @@ func (m bareMux) setup() (sessionLike, sessionLike, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if m.carrier == "kcp" {
-		return &bareDialSide{d: d, addr: ln.Addr().String()}, bareKCPListenSide{&bareListenSide{ln: ln}}, nil
+	addr := ln.Addr().String()
+	dial := func() (io.ReadWriteCloser, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+		defer cancel()
+		return d.Dial(ctx, addr)
 	}
-	return &bareDialSide{d: d, addr: ln.Addr().String()}, &bareListenSide{ln: ln}, nil
+	return &dialSide{dial: dial}, &listenSide{accept: ln.Accept, close: ln.Close, noEOF: m.carrier == "kcp"}, nil
 }
-
-// noCloseNotify marks the accepting side of a carrier whose reader never
-// learns that the writer closed (KCP has no FIN).
-type noCloseNotify interface{ noCloseNotify() }
-
-type bareKCPListenSide struct{ *bareListenSide }
-
-func (bareKCPListenSide) noCloseNotify() {}
-
-type bareDialSide struct {
-	d    transport.Dialer
-	addr string
-}
-
-func (b *bareDialSide) Open() (io.ReadWriteCloser, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-	defer cancel()
-	return b.d.Dial(ctx, b.addr)
-}
-func (b *bareDialSide) Accept() (io.ReadWriteCloser, error) {
-	return nil, errors.New("bare: the dialing side accepts nothing")
-}
-func (b *bareDialSide) Close() error { return nil }
-
-type bareListenSide struct{ ln transport.Listener }
-
-func (b *bareListenSide) Open() (io.ReadWriteCloser, error) {
-	return nil, errors.New("bare: the listening side opens nothing")
-}
-func (b *bareListenSide) Accept() (io.ReadWriteCloser, error) { return b.ln.Accept() }
-func (b *bareListenSide) Close() error                        { return b.ln.Close() }
 
 // ---- hashicorp/yamux over TCP ----
 

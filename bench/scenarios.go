@@ -287,7 +287,7 @@ func runBulk64(c, s sessionLike, p params) (map[string]float64, error) {
 // then io.EOF (on a carrier that signals no close, only the size).
 func bulk(c, s sessionLike, n int, size int64, wsize int) (int64, time.Duration, error) {
 	var e errs
-	_, noEOF := s.(noCloseNotify)
+	noEOF := signalsNoEOF(s)
 	doneAt := make([]time.Time, n)
 	var received atomic.Int64
 	readersDone := acceptEach(s, n, &e, func(i int, st io.ReadWriteCloser) {
