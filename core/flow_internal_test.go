@@ -14,26 +14,26 @@ func TestRecvWindowCredit(t *testing.T) {
 	require.False(t, w.receive(401), "beyond credit")
 	require.True(t, w.receive(400))
 	assert.Equal(t, uint32(0), w.credit())
-	w.consume(200)
-	assert.False(t, w.wantUpdate(), "200 < a quarter of 1000")
+	w.consume(400)
+	assert.False(t, w.wantUpdate(), "400 < half of 1000")
 	w.consume(100)
 	require.True(t, w.wantUpdate())
 	var b budget
 	delta := w.update(1, 0, 1000, &b)
-	assert.Equal(t, uint32(300), delta, "returns exactly what was read")
-	assert.Equal(t, uint32(300), w.credit())
+	assert.Equal(t, uint32(500), delta, "returns exactly what was read")
+	assert.Equal(t, uint32(500), w.credit())
 }
 
 // carry has the stream carry n windows' worth of data, read as it
 // arrives, spread evenly over the time d from start, returning credit in
-// the usual quarters. It returns the credit sent back.
+// the usual halves. It returns the credit sent back.
 func carry(t *testing.T, w *recvWindow, n int, start int64, d time.Duration, rtt time.Duration, max uint32, b *budget) uint32 {
 	t.Helper()
 	total, size := uint32(0), w.size
-	steps := 4 * n
+	steps := 2 * n
 	for i := 1; i <= steps; i++ {
-		require.True(t, w.receive(size/4))
-		w.consume(size / 4)
+		require.True(t, w.receive(size/2))
+		w.consume(size / 2)
 		require.True(t, w.wantUpdate())
 		total += w.update(start+int64(d)*int64(i)/int64(steps), rtt, max, b)
 	}
