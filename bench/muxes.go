@@ -76,8 +76,9 @@ const loopback = "127.0.0.1:0"
 // setupTimeout bounds connecting a pair.
 const setupTimeout = 10 * time.Second
 
-// peerMuxes are the default: the physical reference, netmux and the peers.
-var peerMuxes = []string{"tcp", "netmux", "yamux", "smux-v1", "smux-v2", "quic-go"}
+// peerMuxes are the default: the physical reference (and its floor for a
+// reader-goroutine design), netmux and the peers.
+var peerMuxes = []string{"tcp", "tcp+handoff", "netmux", "yamux", "smux-v1", "smux-v2", "quic-go"}
 
 // transportMuxes is netmux over each of its carriers next to the bare
 // carrier (one carrier connection per stream, no mux), for the
@@ -87,7 +88,7 @@ var transportMuxes = []string{"tcp", "netmux",
 	"bare+quic", "netmux+quic", "bare+kcp", "netmux+kcp"}
 
 // allMuxNames lists every mux in a stable order.
-var allMuxNames = []string{"tcp", "netmux", "yamux", "smux-v1", "smux-v2", "quic-go",
+var allMuxNames = []string{"tcp", "tcp+handoff", "netmux", "yamux", "smux-v1", "smux-v2", "quic-go",
 	"bare+tls", "netmux+tls", "bare+ws", "netmux+ws",
 	"bare+quic", "netmux+quic", "bare+kcp", "netmux+kcp"}
 
@@ -96,6 +97,8 @@ func newMux(name string) (mux, error) {
 	switch name {
 	case "tcp":
 		return rawTCP{}, nil
+	case "tcp+handoff":
+		return tcpHandoff{}, nil
 	case "netmux":
 		return netmuxMux{carrier: "tcp"}, nil
 	case "netmux+tls", "netmux+ws", "netmux+quic", "netmux+kcp":
