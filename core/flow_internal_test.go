@@ -107,7 +107,7 @@ func TestRecvBuffer(t *testing.T) {
 		want = append(want, p...)
 	}
 	assert.Equal(t, len(want), b.len())
-	assert.LessOrEqual(t, len(b.blocks), len(want)/blockSize+1, "small writes are packed")
+	assert.LessOrEqual(t, len(b.segs), len(want)/blockSize+1, "small writes are packed")
 	got := make([]byte, 0, len(want))
 	buf := make([]byte, 777)
 	for b.len() > 0 {
@@ -115,7 +115,7 @@ func TestRecvBuffer(t *testing.T) {
 		got = append(got, buf[:n]...)
 	}
 	assert.Equal(t, want, got)
-	assert.Empty(t, b.blocks, "an empty buffer holds no blocks")
+	assert.Empty(t, b.segs, "an empty buffer holds no blocks")
 	b.write(make([]byte, 3*blockSize))
 	b.reset()
 	assert.Equal(t, 0, b.len())

@@ -16,9 +16,10 @@ var errStopReading = errors.New("netmux: peer sent its final frame")
 
 func (s *Session) readLoop() {
 	defer s.wg.Done()
+	defer s.fr.close()
 	var hb [frameHeaderLen]byte
 	for {
-		if _, err := io.ReadFull(s.br, hb[:]); err != nil {
+		if _, err := io.ReadFull(s.fr, hb[:]); err != nil {
 			s.readFailed(err)
 			return
 		}
@@ -193,8 +194,7 @@ func (s *Session) discardPayload(h frameHeader, limit uint32) error {
 		return protocolErrorf(CodeFlowControl, "%d-byte Data frame for closed stream %d", h.length, h.streamID)
 	}
 	s.stats.bytesIn.Add(uint64(h.length))
-	_, err := s.br.Discard(int(h.length))
-	return midFrame(err)
+	return midFrame(s.fr.discard(int(h.length)))
 }
 
 // midFrame reports an EOF inside a frame as a truncation, never as a
@@ -225,28 +225,29 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 	if answer {
 		st.resetAfterFin(CodeCancel)
 	}
+	// Large pieces stay where the transport read put them (the stream
+	// shares the chunk); small ones are copied into the stream's blocks.
+	fr := s.fr
 	for n > 0 {
-		// Take what is buffered; only an empty buffer is refilled. Peeking
-		// more than is buffered would make bufio move the buffered bytes
-		// to the front first: a second copy of every large payload.
-		if s.br.Buffered() == 0 {
-			if _, err := s.br.Peek(1); err != nil {
+		if len(fr.buffered()) == 0 {
+			if err := fr.fill(); err != nil {
 				return midFrame(err)
 			}
 		}
-		k := min(int(n), s.br.Buffered())
-		b, err := s.br.Peek(k)
-		if err != nil {
-			return midFrame(err)
-		}
+		b := fr.buffered()
+		b = b[:min(int(n), len(b))]
 		st.mu.Lock()
 		if !st.readClosed && !st.reset {
-			st.buf.write(b)
+			if fr.canShare(len(b)) {
+				st.buf.share(fr.c, fr.r, len(b))
+			} else {
+				st.buf.write(b)
+			}
 			st.wakeReaderLocked()
 		}
 		st.mu.Unlock()
-		s.br.Discard(k)
-		n -= uint32(k)
+		fr.consume(len(b))
+		n -= uint32(len(b))
 	}
 	return nil
 }

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"bufio"
 	"context"
 	"io"
 	"log/slog"
@@ -33,8 +32,8 @@ type Session struct {
 	drained      chan struct{} // closed when the last stream goes (Shutdown)
 	acceptWake   chan struct{} // capacity 1: the accept queue has streams
 
-	sender               // writer state, guarded by sendMu
-	br     *bufio.Reader // owned by readLoop
+	sender              // writer state, guarded by sendMu
+	fr     *frameReader // owned by readLoop
 	budget budget
 	rtt    atomic.Int64 // smoothed round-trip time in nanoseconds
 	pinger pinger
@@ -94,7 +93,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		streams:    make(map[uint32]*Stream),
 		nextID:     2,
 		acceptWake: make(chan struct{}, 1),
-		br:         bufio.NewReaderSize(conn, readBufferSize),
+		fr:         newFrameReader(conn),
 		closing:    make(chan struct{}),
 		dead:       make(chan struct{}),
 	}
@@ -124,10 +123,6 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	}
 	return s, nil
 }
-
-// readBufferSize is the session's transport read buffer. Payloads larger
-// than it are delivered in pieces.
-const readBufferSize = 64 << 10
 
 // OpenStream opens a new stream. It does not wait for the peer: the caller
 // may write at once (up to the protocol's initial credit before the peer's

@@ -1,0 +1,159 @@
+package core
+
+import (
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// The reader goroutine reads the transport into chunks. A large piece of
+// Data payload is not copied out of its chunk: the stream's receive
+// buffer keeps a slice of the chunk instead, and the chunk goes back to
+// the pool when the reader and every stream holding a slice of it are
+// done. That saves a copy of nearly every bulk byte; small pieces are
+// still copied, into the stream's own blocks, so a few bytes never pin a
+// whole chunk.
+
+const (
+	// chunkSize is the transport read buffer: one read takes at most this
+	// much.
+	chunkSize = 64 << 10
+	// minChunkRoom is the least free space worth reading into; a chunk
+	// that streams still hold is replaced when it has less.
+	minChunkRoom = 16 << 10
+	// minShared is the smallest payload piece a stream keeps as a slice
+	// of the chunk instead of copying it. It bounds the waste: a held
+	// piece pins at most chunkSize/minShared times its size.
+	minShared = 8 << 10
+	// maxPinnedChunks bounds, per session, the chunks that the reader has
+	// moved on from but streams still hold (4 MiB). Beyond it, payload
+	// is copied, so memory stays within the windows plus this.
+	maxPinnedChunks = 64
+)
+
+// chunk is a transport read buffer shared by reference.
+type chunk struct {
+	buf  [chunkSize]byte
+	refs atomic.Int32 // the reader while it reads into it, plus one per held piece
+	// pins, set when the reader retires the chunk while streams still
+	// hold it, counts the session's pinned chunks.
+	pins *atomic.Int32
+}
+
+var chunkPool = sync.Pool{New: func() any { return new(chunk) }}
+
+func newChunk() *chunk {
+	c := chunkPool.Get().(*chunk)
+	c.refs.Store(1)
+	c.pins = nil
+	return c
+}
+
+// hold adds a reference for a piece a stream keeps.
+func (c *chunk) hold() { c.refs.Add(1) }
+
+// release drops a reference; the last one returns the chunk to the pool.
+func (c *chunk) release() {
+	if c.refs.Add(-1) != 0 {
+		return
+	}
+	if c.pins != nil {
+		c.pins.Add(-1)
+	}
+	chunkPool.Put(c)
+}
+
+// frameReader is the session's buffered transport reader. Only the reader
+// goroutine uses it; the bytes it has handed out by reference (c.buf
+// before r) are never written again.
+type frameReader struct {
+	rd     io.Reader
+	c      *chunk
+	r, w   int // c.buf[r:w] is read from the transport, not yet consumed
+	pinned atomic.Int32
+}
+
+func newFrameReader(rd io.Reader) *frameReader {
+	return &frameReader{rd: rd, c: newChunk()}
+}
+
+// buffered returns the bytes read and not yet consumed.
+func (fr *frameReader) buffered() []byte { return fr.c.buf[fr.r:fr.w] }
+
+// consume marks the first n buffered bytes consumed.
+func (fr *frameReader) consume(n int) { fr.r += n }
+
+// fill reads at least one byte from the transport. Call it only with
+// nothing buffered.
+func (fr *frameReader) fill() error {
+	switch {
+	case fr.c.refs.Load() == 1:
+		// No stream holds a piece (and only this goroutine adds
+		// holders): start over at the front.
+		fr.r, fr.w = 0, 0
+	case chunkSize-fr.w < minChunkRoom:
+		fr.retire()
+		fr.c, fr.r, fr.w = newChunk(), 0, 0
+	}
+	for range 100 { // as bufio: a reader stuck returning 0, nil is broken
+		n, err := fr.rd.Read(fr.c.buf[fr.w:])
+		fr.w += n
+		if n > 0 {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// Read implements io.Reader over the buffered bytes, for frame headers.
+func (fr *frameReader) Read(p []byte) (int, error) {
+	if fr.r == fr.w {
+		if err := fr.fill(); err != nil {
+			return 0, err
+		}
+	}
+	n := copy(p, fr.buffered())
+	fr.r += n
+	return n, nil
+}
+
+// discard consumes n bytes, reading them first where needed.
+func (fr *frameReader) discard(n int) error {
+	for n > 0 {
+		if fr.r == fr.w {
+			if err := fr.fill(); err != nil {
+				return err
+			}
+		}
+		k := min(n, fr.w-fr.r)
+		fr.r += k
+		n -= k
+	}
+	return nil
+}
+
+// canShare reports whether a payload piece of n bytes may be kept as a
+// slice of the current chunk.
+func (fr *frameReader) canShare(n int) bool {
+	return n >= minShared && fr.pinned.Load() < maxPinnedChunks
+}
+
+// retire lets go of the current chunk, counting it as pinned if streams
+// still hold pieces of it.
+func (fr *frameReader) retire() {
+	c := fr.c
+	if c.refs.Load() > 1 {
+		fr.pinned.Add(1)
+		c.pins = &fr.pinned // before release: the last holder reads it
+	}
+	c.release()
+}
+
+// close releases the current chunk when the reader goroutine ends.
+func (fr *frameReader) close() {
+	fr.retire()
+	fr.c = nil
+}

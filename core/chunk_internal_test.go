@@ -1,0 +1,94 @@
+package core
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestRecvBufferShare: shared pieces and copied ones come out in order,
+// and reading or resetting the buffer lets go of the chunk.
+func TestRecvBufferShare(t *testing.T) {
+	c := newChunk()
+	for i := range c.buf {
+		c.buf[i] = byte(i * 7)
+	}
+	var b recvBuffer
+	var want []byte
+	b.share(c, 100, minShared)
+	want = append(want, c.buf[100:100+minShared]...)
+	b.write([]byte("copied"))
+	want = append(want, "copied"...)
+	b.share(c, 40000, 20000)
+	want = append(want, c.buf[40000:60000]...)
+	assert.Equal(t, int32(3), c.refs.Load(), "the reader's reference and one per shared piece")
+	assert.Equal(t, len(want), b.len())
+
+	got := make([]byte, 0, len(want))
+	buf := make([]byte, 1500)
+	for b.len() > 0 {
+		n := b.read(buf)
+		got = append(got, buf[:n]...)
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, int32(1), c.refs.Load(), "read pieces are let go")
+	assert.Empty(t, b.segs)
+
+	b.share(c, 0, minShared)
+	b.reset()
+	assert.Equal(t, int32(1), c.refs.Load(), "reset lets go")
+}
+
+// TestFrameReaderPinning: a chunk the reader moves on from stays alive
+// while a stream holds a piece of it and counts as pinned; at
+// maxPinnedChunks, payload is copied instead; reading the pieces unpins.
+func TestFrameReaderPinning(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), (maxPinnedChunks+2)*chunkSize/16)
+	fr := newFrameReader(bytes.NewReader(data))
+	var bufs []recvBuffer
+	var want []byte
+	for fr.canShare(chunkSize) {
+		// Full and still shared, the last chunk is retired: a new one.
+		require.NoError(t, fr.fill())
+		p := fr.buffered()
+		require.Len(t, p, chunkSize)
+		var b recvBuffer
+		b.share(fr.c, fr.r, len(p))
+		want = append(want, p...)
+		fr.consume(len(p))
+		bufs = append(bufs, b)
+	}
+	assert.Equal(t, int32(maxPinnedChunks), fr.pinned.Load())
+	assert.False(t, fr.canShare(chunkSize), "beyond the limit, pieces are copied")
+
+	var got []byte
+	buf := make([]byte, 10000)
+	for i := range bufs {
+		for bufs[i].len() > 0 {
+			n := bufs[i].read(buf)
+			got = append(got, buf[:n]...)
+		}
+	}
+	assert.Equal(t, want, got)
+	assert.Equal(t, int32(0), fr.pinned.Load(), "read pieces unpin their chunks")
+	assert.True(t, fr.canShare(minShared))
+	fr.close()
+}
+
+// TestFrameReaderReuse: with no piece held, the reader reads into the
+// same chunk from the front again instead of taking a new one.
+func TestFrameReaderReuse(t *testing.T) {
+	fr := newFrameReader(bytes.NewReader(make([]byte, 3*chunkSize)))
+	first := fr.c
+	for range 3 {
+		require.NoError(t, fr.fill())
+		fr.consume(len(fr.buffered()))
+	}
+	assert.Same(t, first, fr.c)
+	assert.Equal(t, int32(0), fr.pinned.Load())
+	assert.ErrorIs(t, fr.fill(), io.EOF)
+	fr.close()
+}
