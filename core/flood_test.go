@@ -3,6 +3,7 @@ package core_test
 import (
 	"runtime"
 	"testing"
+	"time"
 
 	"github.com/netmux/netmux/core"
 	"github.com/stretchr/testify/assert"
@@ -90,4 +91,37 @@ func TestCreditDribble(t *testing.T) {
 	assert.GreaterOrEqual(t, len(f.payload), 4<<10, "no tiny frames while more data waits")
 	st.Close()
 	<-written
+}
+
+// TestNoStrandedCredit: credit that is not a multiple of the frame size is
+// used to the last byte; the writer leaves itself no remainder under the
+// smallest frame it sends while more data waits.
+func TestNoStrandedCredit(t *testing.T) {
+	s, peer := newRawPeer(t, true, core.DefaultConfig())
+	st, err := s.OpenStream(ctxT(t))
+	require.NoError(t, err)
+	go st.Write(make([]byte, 1<<20))
+	watchdog := time.AfterFunc(10*time.Second, func() { peer.conn.Close() })
+	defer watchdog.Stop()
+
+	got := 0
+	for got < 256<<10 {
+		f, err := peer.read()
+		require.NoError(t, err)
+		if f.typ == tData {
+			got += len(f.payload)
+		}
+	}
+	require.Equal(t, 256<<10, got, "the initial window, no more")
+	const extra = 64<<10 + 100 // a full frame and 100 bytes
+	require.NoError(t, peer.send(rawFrame{typ: tWindowUpdate, flags: fACK, id: st.ID(), len: extra}))
+	for got < 256<<10+extra {
+		f, err := peer.read()
+		require.NoError(t, err, "credit left unused")
+		if f.typ == tData {
+			got += len(f.payload)
+		}
+	}
+	assert.Equal(t, 256<<10+extra, got)
+	st.Close()
 }

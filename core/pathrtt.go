@@ -17,6 +17,9 @@ import (
 // transforms the bytes (crypto/tls) is not looked through: its records
 // and crypto add delay the kernel does not see, so pings measure it
 // better.
+//
+// The same kernel read gives the connection's send MSS, which the writer
+// rounds its batches to (see batchLimit).
 
 // pathRTTEvery is the most often the kernel's RTT is read.
 const pathRTTEvery = 100 * time.Millisecond
@@ -37,12 +40,16 @@ func tcpConnOf(c any) *net.TCPConn {
 	return nil
 }
 
-// readPathRTT reads the carrier's minimum RTT now. Call it only with
-// s.tcp set.
+// readPathRTT reads the carrier's minimum RTT, and its MSS, now. Call it
+// only with s.tcp set.
 func (s *Session) readPathRTT() {
 	s.pathRTTAt.Store(monoNow())
-	if rtt, ok := kernelMinRTT(s.tcp); ok {
+	rtt, ok, mss := kernelTCPInfo(s.tcp)
+	if ok {
 		s.pathRTT.Store(int64(max(rtt, time.Microsecond)))
+	}
+	if mss > 0 {
+		s.sndMSS.Store(mss)
 	}
 }
 
@@ -56,16 +63,15 @@ func (s *Session) refreshPathRTT() {
 	}
 }
 
-// kernelMinRTT asks the kernel for the connection's minimum RTT.
-func kernelMinRTT(c *net.TCPConn) (time.Duration, bool) {
+// kernelTCPInfo asks the kernel for the connection's minimum RTT (ok
+// false: none) and send MSS (0: unknown).
+func kernelTCPInfo(c *net.TCPConn) (rtt time.Duration, ok bool, mss uint32) {
 	rc, err := c.SyscallConn()
 	if err != nil {
-		return 0, false
+		return 0, false, 0
 	}
-	var rtt time.Duration
-	var ok bool
-	if err := rc.Control(func(fd uintptr) { rtt, ok = tcpMinRTT(fd) }); err != nil {
-		return 0, false
+	if err := rc.Control(func(fd uintptr) { rtt, ok, mss = tcpInfo(fd) }); err != nil {
+		return 0, false, 0
 	}
-	return rtt, ok
+	return rtt, ok, mss
 }

@@ -4,5 +4,6 @@ package core
 
 import "time"
 
-// tcpMinRTT is Linux-only; elsewhere window auto-tuning uses ping samples.
-func tcpMinRTT(fd uintptr) (time.Duration, bool) { return 0, false }
+// tcpInfo is Linux-only; elsewhere window auto-tuning uses ping samples
+// and batches are not sized to the MSS.
+func tcpInfo(fd uintptr) (minRTT time.Duration, ok bool, mss uint32) { return 0, false, 0 }

@@ -43,6 +43,7 @@ type Session struct {
 	tcp       *net.TCPConn
 	pathRTT   atomic.Int64
 	pathRTTAt atomic.Int64
+	sndMSS    atomic.Uint32 // the TCP carrier's send MSS, 0 if unknown (see batchLimit)
 	stats     counters
 
 	resets, empties eventLimit // flood limits, owned by readLoop
