@@ -26,9 +26,11 @@ const (
 	// piece pins at most chunkSize/minShared times its size.
 	minShared = 8 << 10
 	// maxPinnedChunks bounds, per session, the chunks that the reader has
-	// moved on from but streams still hold (4 MiB). Beyond it, payload
-	// is copied, so memory stays within the windows plus this.
-	maxPinnedChunks = 64
+	// moved on from but streams still hold (16 MiB). Beyond it, payload
+	// is copied, so memory stays within the windows plus this. At 64
+	// (4 MiB), 64 concurrent bulk streams hit the limit and copied about
+	// half their bytes again.
+	maxPinnedChunks = 256
 )
 
 // chunk is a transport read buffer shared by reference.
