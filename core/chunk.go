@@ -29,7 +29,9 @@ const (
 	// moved on from but streams still hold (16 MiB). Beyond it, payload
 	// is copied, so memory stays within the windows plus this. At 64
 	// (4 MiB), 64 concurrent bulk streams hit the limit and copied about
-	// half their bytes again.
+	// half their bytes again. A piece dropped with its Stream, neither
+	// read nor closed, leaves its chunk to the garbage collector and its
+	// pin counted, so sharing stops sooner in that session; nothing leaks.
 	maxPinnedChunks = 256
 )
 
