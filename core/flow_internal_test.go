@@ -14,14 +14,22 @@ func TestRecvWindowCredit(t *testing.T) {
 	require.False(t, w.receive(401), "beyond credit")
 	require.True(t, w.receive(400))
 	assert.Equal(t, uint32(0), w.credit())
-	w.consume(400)
-	assert.False(t, w.wantUpdate(), "400 < half of 1000")
+	w.consume(200)
+	assert.False(t, w.wantUpdate(), "200 < a quarter of 1000")
 	w.consume(100)
 	require.True(t, w.wantUpdate())
 	var b budget
 	delta := w.update(1, 0, 1000, &b)
-	assert.Equal(t, uint32(500), delta, "returns exactly what was read")
-	assert.Equal(t, uint32(500), w.credit())
+	assert.Equal(t, uint32(300), delta, "returns exactly what was read")
+	assert.Equal(t, uint32(300), w.credit())
+
+	// Over TCP, credit goes back at half the window.
+	w = recvWindow{size: 1000, returnShift: 1}
+	require.True(t, w.receive(1000))
+	w.consume(400)
+	assert.False(t, w.wantUpdate(), "400 < half of 1000")
+	w.consume(100)
+	assert.True(t, w.wantUpdate())
 }
 
 // carry has the stream carry n windows' worth of data, read as it

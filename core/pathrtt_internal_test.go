@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"crypto/tls"
 	"net"
 	"runtime"
@@ -72,4 +73,7 @@ func TestPathRTTFromKernel(t *testing.T) {
 		assert.Equal(t, time.Duration(s.pathRTT.Load()), rtt)
 		assert.False(t, s.pingsForRTT(), "no warm-up or refresh pings: the kernel tells")
 	}
+	st, err := cli.OpenStream(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, uint8(1), st.rw.returnShift, "over TCP, credit goes back at half the window")
 }

@@ -62,6 +62,9 @@ var _ net.Conn = (*Stream)(nil)
 func newStream(s *Session, id uint32, credit uint64) *Stream {
 	st := &Stream{s: s, id: id, credit: credit}
 	st.rw.size = s.cfg.InitialStreamWindow
+	if s.tcp != nil {
+		st.rw.returnShift = 1 // half the window: see wantUpdate
+	}
 	return st
 }
 
@@ -414,6 +417,9 @@ func (st *Stream) forget() {
 	st.stopTimerLocked()
 	grown := uint64(st.rw.size - s.cfg.InitialStreamWindow)
 	st.rw.size = s.cfg.InitialStreamWindow
+	if s.tcp != nil {
+		st.rw.returnShift = 1 // half the window: see wantUpdate
+	}
 	st.mu.Unlock()
 	s.budget.give(grown)
 	s.removeStream(st)
