@@ -73,7 +73,8 @@ func (c *chunk) release() {
 type frameReader struct {
 	rd     io.Reader
 	c      *chunk
-	r, w   int // c.buf[r:w] is read from the transport, not yet consumed
+	r, w   int   // c.buf[r:w] is read from the transport, not yet consumed
+	err    error // the transport's read error, returned once the bytes before it are consumed
 	pinned atomic.Int32
 }
 
@@ -90,6 +91,9 @@ func (fr *frameReader) consume(n int) { fr.r += n }
 // fill reads at least one byte from the transport. Call it only with
 // nothing buffered.
 func (fr *frameReader) fill() error {
+	if fr.err != nil {
+		return fr.err
+	}
 	switch {
 	case fr.c.refs.Load() == 1:
 		// No stream holds a piece (and only this goroutine adds
@@ -102,6 +106,9 @@ func (fr *frameReader) fill() error {
 	for range 100 { // as bufio: a reader stuck returning 0, nil is broken
 		n, err := fr.rd.Read(fr.c.buf[fr.w:])
 		fr.w += n
+		if err != nil {
+			fr.err = err // a reader need not repeat it: keep it for after the data
+		}
 		if n > 0 {
 			return nil
 		}

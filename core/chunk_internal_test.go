@@ -2,6 +2,7 @@ package core
 
 import (
 	"bytes"
+	"errors"
 	"io"
 	"testing"
 
@@ -90,5 +91,36 @@ func TestFrameReaderReuse(t *testing.T) {
 	assert.Same(t, first, fr.c)
 	assert.Equal(t, int32(0), fr.pinned.Load())
 	assert.ErrorIs(t, fr.fill(), io.EOF)
+	fr.close()
+}
+
+// onceErr returns its data together with err, then fails the test if it
+// is read again.
+type onceErr struct {
+	t    *testing.T
+	data []byte
+	err  error
+	done bool
+}
+
+func (o *onceErr) Read(p []byte) (int, error) {
+	if o.done {
+		o.t.Error("read again after the reader returned an error")
+		return 0, io.ErrClosedPipe
+	}
+	o.done = true
+	return copy(p, o.data), o.err
+}
+
+// TestFrameReaderDataWithError: bytes that come with an error are
+// delivered first, and the error after them, without reading again.
+func TestFrameReaderDataWithError(t *testing.T) {
+	boom := errors.New("boom")
+	fr := newFrameReader(&onceErr{t: t, data: []byte("hello"), err: boom})
+	require.NoError(t, fr.fill())
+	assert.Equal(t, "hello", string(fr.buffered()))
+	fr.consume(5)
+	assert.ErrorIs(t, fr.fill(), boom)
+	assert.ErrorIs(t, fr.fill(), boom, "the error sticks")
 	fr.close()
 }
