@@ -17,7 +17,9 @@ func TestHandoffConn(t *testing.T) {
 	a, b := net.Pipe()
 	h := newHandoffConn(b)
 	want := pattern(200 << 10)
+	sent := make(chan struct{})
 	go func() {
+		defer close(sent)
 		a.Write(want)
 		a.Close()
 	}()
@@ -27,16 +29,22 @@ func TestHandoffConn(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, bytes.Equal(got.Bytes(), want), "got %d bytes, not the %d sent", got.Len(), len(want))
 	require.NoError(t, h.Close())
+	<-sent
 
 	// Unread data: the reader goroutine waits on free when Close comes.
 	a, b = net.Pipe()
 	h = newHandoffConn(b)
-	go a.Write([]byte("unread"))
+	sent = make(chan struct{})
+	go func() {
+		defer close(sent)
+		a.Write([]byte("unread"))
+	}()
 	one := make([]byte, 1)
 	_, err = h.Read(one)
 	require.NoError(t, err)
 	h.Close()
 	a.Close()
+	<-sent
 	select {
 	case <-h.exit:
 	default:

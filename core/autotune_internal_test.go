@@ -93,12 +93,7 @@ func (c delayConn) Close() error {
 func TestWindowGrowsOnLongPath(t *testing.T) {
 	ab, ba := newDelayLine(10*time.Millisecond), newDelayLine(10*time.Millisecond)
 	cfg := DefaultConfig()
-	cli, err := Client(delayConn{in: ba, out: ab}, cfg)
-	require.NoError(t, err)
-	defer cli.Close()
-	srv, err := Server(delayConn{in: ab, out: ba}, cfg)
-	require.NoError(t, err)
-	defer srv.Close()
+	cli, srv := sessionPair(t, delayConn{in: ba, out: ab}, delayConn{in: ab, out: ba}, cfg)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

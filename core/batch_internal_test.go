@@ -48,12 +48,7 @@ func TestBatchesEndOnSegments(t *testing.T) {
 	}
 	c, sc := tcpPair(t)
 	rec := &writeSizes{TCPConn: c}
-	cli, err := Client(rec, DefaultConfig())
-	require.NoError(t, err)
-	defer cli.Close()
-	srv, err := Server(sc, DefaultConfig())
-	require.NoError(t, err)
-	defer srv.Close()
+	cli, srv := sessionPair(t, rec, sc, DefaultConfig())
 	require.Positive(t, cli.sndMSS.Load())
 	limit := cli.batchLimit()
 

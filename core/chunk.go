@@ -88,9 +88,12 @@ func (fr *frameReader) buffered() []byte { return fr.c.buf[fr.r:fr.w] }
 // consume marks the first n buffered bytes consumed.
 func (fr *frameReader) consume(n int) { fr.r += n }
 
-// fill reads at least one byte from the transport. Call it only with
-// nothing buffered.
+// fill makes sure something is buffered, reading from the transport
+// when nothing is.
 func (fr *frameReader) fill() error {
+	if fr.r < fr.w {
+		return nil
+	}
 	if fr.err != nil {
 		return fr.err
 	}
@@ -121,10 +124,8 @@ func (fr *frameReader) fill() error {
 
 // Read implements io.Reader over the buffered bytes, for frame headers.
 func (fr *frameReader) Read(p []byte) (int, error) {
-	if fr.r == fr.w {
-		if err := fr.fill(); err != nil {
-			return 0, err
-		}
+	if err := fr.fill(); err != nil {
+		return 0, err
 	}
 	n := copy(p, fr.buffered())
 	fr.r += n
@@ -134,10 +135,8 @@ func (fr *frameReader) Read(p []byte) (int, error) {
 // discard consumes n bytes, reading them first where needed.
 func (fr *frameReader) discard(n int) error {
 	for n > 0 {
-		if fr.r == fr.w {
-			if err := fr.fill(); err != nil {
-				return err
-			}
+		if err := fr.fill(); err != nil {
+			return err
 		}
 		k := min(n, fr.w-fr.r)
 		fr.r += k

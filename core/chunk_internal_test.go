@@ -28,13 +28,7 @@ func TestRecvBufferShare(t *testing.T) {
 	assert.Equal(t, int32(3), c.refs.Load(), "the reader's reference and one per shared piece")
 	assert.Equal(t, len(want), b.len())
 
-	got := make([]byte, 0, len(want))
-	buf := make([]byte, 1500)
-	for b.len() > 0 {
-		n := b.read(buf)
-		got = append(got, buf[:n]...)
-	}
-	assert.Equal(t, want, got)
+	assert.Equal(t, want, drain(&b, 1500))
 	assert.Equal(t, int32(1), c.refs.Load(), "read pieces are let go")
 	assert.Empty(t, b.segs)
 
@@ -66,12 +60,8 @@ func TestFrameReaderPinning(t *testing.T) {
 	assert.False(t, fr.canShare(chunkSize), "beyond the limit, pieces are copied")
 
 	var got []byte
-	buf := make([]byte, 10000)
 	for i := range bufs {
-		for bufs[i].len() > 0 {
-			n := bufs[i].read(buf)
-			got = append(got, buf[:n]...)
-		}
+		got = append(got, drain(&bufs[i], 10000)...)
 	}
 	assert.Equal(t, want, got)
 	assert.Equal(t, int32(0), fr.pinned.Load(), "read pieces unpin their chunks")

@@ -76,14 +76,7 @@ func TestCreditDribble(t *testing.T) {
 		written <- n
 	}()
 	// Read the first window's worth, then dribble 1-byte credits.
-	got := 0
-	for got < 256<<10 {
-		f, err := peer.read()
-		require.NoError(t, err)
-		if f.typ == tData {
-			got += len(f.payload)
-		}
-	}
+	peer.readData(256 << 10)
 	for i := range 8000 {
 		require.NoError(t, peer.send(rawFrame{typ: tWindowUpdate, flags: map[bool]uint16{true: fACK}[i == 0], id: st.ID(), len: 1}))
 	}
@@ -100,28 +93,18 @@ func TestNoStrandedCredit(t *testing.T) {
 	s, peer := newRawPeer(t, true, core.DefaultConfig())
 	st, err := s.OpenStream(ctxT(t))
 	require.NoError(t, err)
-	go st.Write(make([]byte, 1<<20))
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		st.Write(make([]byte, 1<<20))
+	}()
 	watchdog := time.AfterFunc(10*time.Second, func() { peer.conn.Close() })
 	defer watchdog.Stop()
 
-	got := 0
-	for got < 256<<10 {
-		f, err := peer.read()
-		require.NoError(t, err)
-		if f.typ == tData {
-			got += len(f.payload)
-		}
-	}
-	require.Equal(t, 256<<10, got, "the initial window, no more")
+	require.Equal(t, 256<<10, peer.readData(256<<10), "the initial window, no more")
 	const extra = 64<<10 + 100 // a full frame and 100 bytes
 	require.NoError(t, peer.send(rawFrame{typ: tWindowUpdate, flags: fACK, id: st.ID(), len: extra}))
-	for got < 256<<10+extra {
-		f, err := peer.read()
-		require.NoError(t, err, "credit left unused")
-		if f.typ == tData {
-			got += len(f.payload)
-		}
-	}
-	assert.Equal(t, 256<<10+extra, got)
+	assert.Equal(t, extra, peer.readData(extra), "credit left unused")
 	st.Close()
+	<-written
 }

@@ -27,8 +27,6 @@ type recvWindow struct {
 
 	epochStart int64  // monoNow when the current epoch began; 0: not yet
 	epochRead  uint64 // bytes read in the current epoch
-
-	returnShift uint8 // credit goes back once unacked reaches size >> returnShift (0: 2)
 }
 
 // minEpoch is the shortest auto-tuning epoch: long enough that bursts of
@@ -55,7 +53,8 @@ func (w *recvWindow) consume(n uint32) {
 }
 
 // wantUpdate reports whether enough credit is owed to the peer to send it
-// back: credit goes back in batches, never one update per Read. Every
+// back: once unacked reaches size >> shift (Session.creditShift). Credit
+// goes back in batches, never one update per Read. Every
 // update is a frame, and usually a transport write of its own, so over
 // TCP it goes back once half the window has been read (as x/net/http2
 // does); at a quarter, 64 concurrent bulk streams lost 12 % of their rate
@@ -65,11 +64,7 @@ func (w *recvWindow) consume(n uint32) {
 // established: a larger window did not speed TLS up. Over TCP the kernel's
 // RTT tunes the window; elsewhere ping RTTs, taken while the carrier is
 // idle, may not, and earlier credit is the safer side.
-func (w *recvWindow) wantUpdate() bool {
-	shift := w.returnShift
-	if shift == 0 {
-		shift = 2
-	}
+func (w *recvWindow) wantUpdate(shift uint8) bool {
 	return w.unacked > 0 && w.unacked >= w.size>>shift
 }
 

@@ -15,21 +15,21 @@ func TestRecvWindowCredit(t *testing.T) {
 	require.True(t, w.receive(400))
 	assert.Equal(t, uint32(0), w.credit())
 	w.consume(200)
-	assert.False(t, w.wantUpdate(), "200 < a quarter of 1000")
+	assert.False(t, w.wantUpdate(2), "200 < a quarter of 1000")
 	w.consume(100)
-	require.True(t, w.wantUpdate())
+	require.True(t, w.wantUpdate(2))
 	var b budget
 	delta := w.update(1, 0, 1000, &b)
 	assert.Equal(t, uint32(300), delta, "returns exactly what was read")
 	assert.Equal(t, uint32(300), w.credit())
 
 	// Over TCP, credit goes back at half the window.
-	w = recvWindow{size: 1000, returnShift: 1}
+	w = recvWindow{size: 1000}
 	require.True(t, w.receive(1000))
 	w.consume(400)
-	assert.False(t, w.wantUpdate(), "400 < half of 1000")
+	assert.False(t, w.wantUpdate(1), "400 < half of 1000")
 	w.consume(100)
-	assert.True(t, w.wantUpdate())
+	assert.True(t, w.wantUpdate(1))
 }
 
 // carry has the stream carry n windows' worth of data, read as it
@@ -42,7 +42,7 @@ func carry(t *testing.T, w *recvWindow, n int, start int64, d time.Duration, rtt
 	for i := 1; i <= steps; i++ {
 		require.True(t, w.receive(size/2))
 		w.consume(size / 2)
-		require.True(t, w.wantUpdate())
+		require.True(t, w.wantUpdate(2))
 		total += w.update(start+int64(d)*int64(i)/int64(steps), rtt, max, b)
 	}
 	return total
@@ -106,6 +106,17 @@ func TestAddCreditOverflow(t *testing.T) {
 	assert.False(t, ok)
 }
 
+// drain reads all of b in reads of at most size bytes.
+func drain(b *recvBuffer, size int) []byte {
+	got := make([]byte, 0, b.len())
+	buf := make([]byte, size)
+	for b.len() > 0 {
+		n := b.read(buf)
+		got = append(got, buf[:n]...)
+	}
+	return got
+}
+
 func TestRecvBuffer(t *testing.T) {
 	var b recvBuffer
 	var want []byte
@@ -116,13 +127,7 @@ func TestRecvBuffer(t *testing.T) {
 	}
 	assert.Equal(t, len(want), b.len())
 	assert.LessOrEqual(t, len(b.segs), len(want)/blockSize+1, "small writes are packed")
-	got := make([]byte, 0, len(want))
-	buf := make([]byte, 777)
-	for b.len() > 0 {
-		n := b.read(buf)
-		got = append(got, buf[:n]...)
-	}
-	assert.Equal(t, want, got)
+	assert.Equal(t, want, drain(&b, 777))
 	assert.Empty(t, b.segs, "an empty buffer holds no blocks")
 	b.write(make([]byte, 3*blockSize))
 	b.reset()

@@ -40,9 +40,9 @@ func tcpConnOf(c any) *net.TCPConn {
 	return nil
 }
 
-// readPathRTT reads the carrier's minimum RTT, and its MSS, now. Call it
-// only with s.tcp set.
-func (s *Session) readPathRTT() {
+// readTCPInfo reads the carrier's minimum RTT and its send MSS now. Call
+// it only with s.tcp set.
+func (s *Session) readTCPInfo() {
 	s.pathRTTAt.Store(monoNow())
 	rtt, ok, mss := kernelTCPInfo(s.tcp)
 	if ok {
@@ -59,7 +59,7 @@ func (s *Session) readPathRTT() {
 func (s *Session) refreshPathRTT() {
 	last := s.pathRTTAt.Load()
 	if monoNow()-last >= int64(pathRTTEvery) && s.pathRTTAt.CompareAndSwap(last, monoNow()) {
-		s.readPathRTT()
+		s.readTCPInfo()
 	}
 }
 

@@ -1,7 +1,6 @@
 package core
 
 import (
-	"context"
 	"crypto/tls"
 	"net"
 	"runtime"
@@ -9,37 +8,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
 
 type transparent struct{ net.Conn }
 
 func (t transparent) TransparentConn() net.Conn { return t.Conn }
-
-// tcpPair returns both ends of a loopback TCP connection, closed at
-// cleanup.
-func tcpPair(t *testing.T) (dialed, accepted *net.TCPConn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	got := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(got)
-			return
-		}
-		got <- c
-	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	sc, ok := <-got
-	require.True(t, ok)
-	t.Cleanup(func() { sc.Close() })
-	return c.(*net.TCPConn), sc.(*net.TCPConn)
-}
 
 func TestTCPConnOf(t *testing.T) {
 	tc, _ := tcpPair(t)
@@ -59,12 +32,7 @@ func TestPathRTTFromKernel(t *testing.T) {
 		t.Skip("TCP_INFO is read on Linux only")
 	}
 	c, sc := tcpPair(t)
-	cli, err := Client(c, DefaultConfig())
-	require.NoError(t, err)
-	defer cli.Close()
-	srv, err := Server(sc, DefaultConfig())
-	require.NoError(t, err)
-	defer srv.Close()
+	cli, srv := sessionPair(t, c, sc, DefaultConfig())
 
 	for _, s := range []*Session{cli, srv} {
 		rtt := s.tuningRTT()
@@ -73,7 +41,6 @@ func TestPathRTTFromKernel(t *testing.T) {
 		assert.Equal(t, time.Duration(s.pathRTT.Load()), rtt)
 		assert.False(t, s.pingsForRTT(), "no warm-up or refresh pings: the kernel tells")
 	}
-	st, err := cli.OpenStream(context.Background())
-	require.NoError(t, err)
-	assert.Equal(t, uint8(1), st.rw.returnShift, "over TCP, credit goes back at half the window")
+	assert.Equal(t, uint8(1), cli.creditShift, "over TCP, credit goes back at half the window")
+	assert.Equal(t, uint8(1), srv.creditShift)
 }

@@ -104,6 +104,21 @@ func (p *rawPeer) readUntil(match func(rawFrame) bool) rawFrame {
 	}
 }
 
+// readData reads frames until Data payloads of at least n bytes came,
+// failing at EOF, and returns how many.
+func (p *rawPeer) readData(n int) int {
+	p.t.Helper()
+	got := 0
+	for got < n {
+		f, err := p.read()
+		require.NoError(p.t, err, "%d of %d data bytes came", got, n)
+		if f.typ == tData {
+			got += len(f.payload)
+		}
+	}
+	return got
+}
+
 func isGoAwayFin(f rawFrame) bool { return f.typ == tGoAway && f.flags == fFIN }
 
 func requireProtocolError(t *testing.T, s *core.Session, code core.ErrorCode) {

@@ -229,10 +229,8 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 	// shares the chunk); small ones are copied into the stream's blocks.
 	fr := s.fr
 	for n > 0 {
-		if len(fr.buffered()) == 0 {
-			if err := fr.fill(); err != nil {
-				return midFrame(err)
-			}
+		if err := fr.fill(); err != nil {
+			return midFrame(err)
 		}
 		b := fr.buffered()
 		b = b[:min(int(n), len(b))]

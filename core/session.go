@@ -46,6 +46,8 @@ type Session struct {
 	sndMSS    atomic.Uint32 // the TCP carrier's send MSS, 0 if unknown (see batchLimit)
 	stats     counters
 
+	creditShift uint8 // streams return credit at size >> creditShift (see recvWindow.wantUpdate)
+
 	resets, empties eventLimit // flood limits, owned by readLoop
 
 	// Lifecycle. closing is closed when an orderly close starts (local
@@ -109,8 +111,10 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	s.empties = eventLimit{limit: cfg.EmptyFrameLimit, window: emptyFrameWindow}
 	s.sender.init(s)
 	s.pinger.init()
+	s.creditShift = 2 // a quarter of the window
 	if s.tcp = tcpConnOf(conn); s.tcp != nil {
-		s.readPathRTT()
+		s.creditShift = 1 // half: see recvWindow.wantUpdate
+		s.readTCPInfo()
 	}
 	// The first frame on the wire is a Ping: the client's preface, and an
 	// RTT sample for window auto-tuning on both sides.

@@ -62,9 +62,6 @@ var _ net.Conn = (*Stream)(nil)
 func newStream(s *Session, id uint32, credit uint64) *Stream {
 	st := &Stream{s: s, id: id, credit: credit}
 	st.rw.size = s.cfg.InitialStreamWindow
-	if s.tcp != nil {
-		st.rw.returnShift = 1 // half the window: see wantUpdate
-	}
 	return st
 }
 
@@ -99,7 +96,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			n := st.buf.read(p)
 			st.rw.consume(uint32(n))
 			var delta uint32
-			if !st.finRecv && !st.readClosed && st.rw.wantUpdate() {
+			if !st.finRecv && !st.readClosed && st.rw.wantUpdate(s.creditShift) {
 				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
 			}
 			st.mu.Unlock()
@@ -417,9 +414,6 @@ func (st *Stream) forget() {
 	st.stopTimerLocked()
 	grown := uint64(st.rw.size - s.cfg.InitialStreamWindow)
 	st.rw.size = s.cfg.InitialStreamWindow
-	if s.tcp != nil {
-		st.rw.returnShift = 1 // half the window: see wantUpdate
-	}
 	st.mu.Unlock()
 	s.budget.give(grown)
 	s.removeStream(st)
