@@ -47,7 +47,7 @@ func (b *recvBuffer) write(p []byte) {
 			tail.r, tail.w = 0, 0
 			b.segs = append(b.segs, segment{own: tail})
 		}
-		k := copy(tail.buf[tail.w:], p)
+		k := copyBytes(tail.buf[tail.w:], p)
 		tail.w += k
 		p = p[k:]
 	}
@@ -68,7 +68,7 @@ func (b *recvBuffer) read(p []byte) int {
 		sg := &b.segs[b.head]
 		var done bool
 		if blk := sg.own; blk != nil {
-			k := copy(p, blk.buf[blk.r:blk.w])
+			k := copyBytes(p, blk.buf[blk.r:blk.w])
 			blk.r += k
 			p = p[k:]
 			total += k
@@ -76,7 +76,7 @@ func (b *recvBuffer) read(p []byte) int {
 				blockPool.Put(blk)
 			}
 		} else {
-			k := copy(p, sg.c.buf[sg.r:sg.w])
+			k := copyBytes(p, sg.c.buf[sg.r:sg.w])
 			sg.r += int32(k)
 			p = p[k:]
 			total += k

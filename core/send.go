@@ -2,6 +2,7 @@ package core
 
 import (
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 )
@@ -351,7 +352,9 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 				k -= minChunk - int(left)
 			}
 			buf = frameHeader{version: s.version, typ: frameData, streamID: st.id, length: uint32(k)}.appendTo(buf)
-			buf = append(buf, st.pend[:k]...)
+			n := len(buf)
+			buf = slices.Grow(buf, k)[:n+k]
+			copyBytes(buf[n:], st.pend[:k])
 			st.pend = st.pend[k:]
 			st.written += k
 			st.credit -= uint64(k)
