@@ -76,10 +76,11 @@ type frameReader struct {
 	r, w   int   // c.buf[r:w] is read from the transport, not yet consumed
 	err    error // the transport's read error, returned once the bytes before it are consumed
 	pinned atomic.Int32
+	sock   *sockIO // direct socket reads, or nil: read rd
 }
 
-func newFrameReader(rd io.Reader) *frameReader {
-	return &frameReader{rd: rd, c: newChunk()}
+func newFrameReader(rd io.Reader, sock *sockIO) *frameReader {
+	return &frameReader{rd: rd, c: newChunk(), sock: sock}
 }
 
 // buffered returns the bytes read and not yet consumed.
@@ -107,7 +108,13 @@ func (fr *frameReader) fill() error {
 		fr.c, fr.r, fr.w = newChunk(), 0, 0
 	}
 	for range 100 { // as bufio: a reader stuck returning 0, nil is broken
-		n, err := fr.rd.Read(fr.c.buf[fr.w:])
+		var n int
+		var err error
+		if fr.sock != nil && fr.sock.readsDirect() {
+			n, err = fr.sock.read(fr.c.buf[fr.w:])
+		} else {
+			n, err = fr.rd.Read(fr.c.buf[fr.w:])
+		}
 		fr.w += n
 		if err != nil {
 			fr.err = err // a reader need not repeat it: keep it for after the data

@@ -281,7 +281,12 @@ func (s *Session) writeBatch(b []byte) error {
 	if t := s.sender.timer; t != nil {
 		t.Reset(s.cfg.WriteTimeout)
 	}
-	_, err := s.conn.Write(b)
+	var err error
+	if s.sock != nil {
+		err = s.sock.write(b)
+	} else {
+		_, err = s.conn.Write(b)
+	}
 	if t := s.sender.timer; t != nil {
 		t.Stop()
 	}

@@ -41,6 +41,7 @@ type Session struct {
 	// The carrier's own minimum RTT, where it is a TCP connection (see
 	// pathrtt.go): nanoseconds, and when it was last read (monoNow).
 	tcp       *net.TCPConn
+	sock      *sockIO // direct socket I/O over TCP (see sockio.go), or nil
 	pathRTT   atomic.Int64
 	pathRTTAt atomic.Int64
 	sndMSS    atomic.Uint32 // the TCP carrier's send MSS, 0 if unknown (see batchLimit)
@@ -96,10 +97,11 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		streams:    make(map[uint32]*Stream),
 		nextID:     2,
 		acceptWake: make(chan struct{}, 1),
-		fr:         newFrameReader(conn),
+		sock:       sockIOOf(conn),
 		closing:    make(chan struct{}),
 		dead:       make(chan struct{}),
 	}
+	s.fr = newFrameReader(conn, s.sock)
 	if client {
 		s.nextID = 1
 	}

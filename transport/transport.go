@@ -282,9 +282,12 @@ func (p *prefixed) RemoteAddr() net.Addr {
 
 // TransparentConn returns the wrapped connection if it is a net.Conn, or
 // nil: prefixed passes the session's bytes through unchanged, so the
-// session may use the kernel's RTT of a TCP connection under it. Reading
-// from it directly would skip the replayed preface.
+// session may use the kernel's RTT of a TCP connection under it, and read
+// and write it directly once the preface is replayed (Buffered).
 func (p *prefixed) TransparentConn() net.Conn {
 	c, _ := p.ReadWriteCloser.(net.Conn)
 	return c
 }
+
+// Buffered returns the preface bytes not yet replayed.
+func (p *prefixed) Buffered() int { return p.head.Len() }

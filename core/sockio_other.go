@@ -1,0 +1,15 @@
+//go:build !unix
+
+package core
+
+import "net"
+
+// sockIO is not used off unix: the session reads and writes through the
+// connection (see sockio.go).
+type sockIO struct{}
+
+func newSockIO(*net.TCPConn, func() int) *sockIO { return nil }
+
+func (*sockIO) readsDirect() bool        { return false }
+func (*sockIO) read([]byte) (int, error) { panic("netmux: no direct socket I/O here") }
+func (*sockIO) write([]byte) error       { panic("netmux: no direct socket I/O here") }

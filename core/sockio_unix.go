@@ -1,0 +1,133 @@
+//go:build unix
+
+package core
+
+import (
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+)
+
+// sockIO reads and writes a TCP socket with the session's own system
+// calls (see sockio.go).
+type sockIO struct {
+	rc           syscall.RawConn
+	mu           sync.Mutex // held for each read or write system call
+	laddr, raddr net.Addr   // for errors
+
+	// buffered reports bytes the wrappers above the socket still hold;
+	// the reader goroutine reads through them until there are none, then
+	// sets direct.
+	buffered func() int
+	direct   bool
+
+	// The callbacks and their arguments and results live here, made
+	// once, so that a read or write allocates nothing. The reader
+	// goroutine owns the read fields; the goroutine that set sender.busy
+	// owns the write fields.
+	rbuf    []byte
+	rn      int
+	rerr    error
+	readFn  func(fd uintptr) bool
+	wbuf    []byte
+	werr    error
+	writeFn func(fd uintptr) bool
+}
+
+func newSockIO(c *net.TCPConn, buffered func() int) *sockIO {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), buffered: buffered}
+	sio.readFn = sio.readOnce
+	sio.writeFn = sio.writeAll
+	return sio
+}
+
+// readsDirect reports whether the reader goroutine reads the socket
+// directly now.
+func (sio *sockIO) readsDirect() bool {
+	if !sio.direct && sio.buffered() == 0 {
+		sio.direct = true
+	}
+	return sio.direct
+}
+
+// read reads into b once, waiting for data as net.Conn.Read does.
+func (sio *sockIO) read(b []byte) (int, error) {
+	sio.rbuf, sio.rn, sio.rerr = b, 0, nil
+	err := sio.rc.Read(sio.readFn)
+	sio.rbuf = nil
+	if err == nil {
+		err = sio.rerr
+	}
+	if err != nil && err != io.EOF {
+		err = &net.OpError{Op: "read", Net: "tcp", Source: sio.laddr, Addr: sio.raddr, Err: err}
+	}
+	return sio.rn, err
+}
+
+// readOnce is the RawConn.Read callback: false asks the poller to wait
+// until the socket is readable and call again.
+func (sio *sockIO) readOnce(fd uintptr) bool {
+	for {
+		sio.mu.Lock()
+		n, err := syscall.Read(int(fd), sio.rbuf)
+		sio.mu.Unlock()
+		switch {
+		case err == syscall.EINTR:
+			continue
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			sio.rerr = os.NewSyscallError("read", err)
+		case n == 0 && len(sio.rbuf) > 0:
+			sio.rerr = io.EOF
+		default:
+			sio.rn = n
+		}
+		return true
+	}
+}
+
+// write writes all of b, waiting for room as net.Conn.Write does.
+func (sio *sockIO) write(b []byte) error {
+	sio.wbuf, sio.werr = b, nil
+	err := sio.rc.Write(sio.writeFn)
+	sio.wbuf = nil
+	if err == nil {
+		err = sio.werr
+	}
+	if err != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Source: sio.laddr, Addr: sio.raddr, Err: err}
+	}
+	return err
+}
+
+// writeAll is the RawConn.Write callback: false asks the poller to wait
+// until the socket is writable and call again.
+func (sio *sockIO) writeAll(fd uintptr) bool {
+	for len(sio.wbuf) > 0 {
+		sio.mu.Lock()
+		n, err := syscall.Write(int(fd), sio.wbuf)
+		sio.mu.Unlock()
+		if n > 0 {
+			sio.wbuf = sio.wbuf[n:]
+		}
+		switch {
+		case err == syscall.EINTR:
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			sio.werr = os.NewSyscallError("write", err)
+			return true
+		case n == 0:
+			sio.werr = io.ErrShortWrite
+			return true
+		}
+	}
+	return true
+}
