@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -81,4 +82,77 @@ func TestBatchesEndOnSegments(t *testing.T) {
 		}
 	}
 	assert.Positive(t, full, "full batches end exactly at the limit: %v", rec.sizes)
+}
+
+// TestSmallWriteLeadsBatch: a small Write goes at the front of the next
+// batch, ahead of a bulk stream that queued first.
+func TestSmallWriteLeadsBatch(t *testing.T) {
+	c, sc := tcpPair(t)
+	cli, srv := sessionPair(t, c, sc, DefaultConfig())
+	bulk, err := cli.OpenStream(context.Background())
+	require.NoError(t, err)
+	small, err := cli.OpenStream(context.Background())
+	require.NoError(t, err)
+	received := make(chan int64, 2)
+	for range 2 {
+		go func() {
+			st, err := srv.AcceptStream(context.Background())
+			if err != nil {
+				received <- -1
+				return
+			}
+			n, _ := io.Copy(io.Discard, st)
+			received <- n
+		}()
+	}
+
+	// Hold the transport, so both Writes queue.
+	w := &cli.sender
+	require.Eventually(t, func() bool {
+		cli.sendMu.Lock()
+		defer cli.sendMu.Unlock()
+		if w.busy {
+			return false
+		}
+		w.busy = true
+		return true
+	}, 10*time.Second, time.Millisecond)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() { bulk.Write(make([]byte, 1<<20)); bulk.CloseWrite() })
+	queued := func(st *Stream) func() bool {
+		return func() bool {
+			cli.sendMu.Lock()
+			defer cli.sendMu.Unlock()
+			return st.inReady
+		}
+	}
+	require.Eventually(t, queued(bulk), 10*time.Second, time.Millisecond)
+	wg.Go(func() { small.Write(make([]byte, 64)); small.CloseWrite() })
+	require.Eventually(t, queued(small), 10*time.Second, time.Millisecond)
+
+	cli.sendMu.Lock()
+	batch, _ := cli.buildBatchLocked()
+	cli.sendMu.Unlock()
+	var first uint32
+	for b := batch; len(b) >= frameHeaderLen; {
+		h := decodeHeader(b)
+		b = b[frameHeaderLen:]
+		if h.typ == frameData {
+			first = h.streamID
+			break
+		}
+	}
+	assert.Equal(t, small.ID(), first, "the small write's frame comes first")
+
+	// Let go of the transport: write what was built, then the writer
+	// goroutine takes over.
+	cli.finishSent()
+	require.NoError(t, cli.writeBatch(batch))
+	cli.sendMu.Lock()
+	w.busy = false
+	cli.sendMu.Unlock()
+	cli.wakeWriter()
+	got := []int64{<-received, <-received}
+	assert.ElementsMatch(t, []int64{1 << 20, 64}, got)
 }

@@ -471,6 +471,15 @@ func (r *streamRing) remove(st *Stream) {
 	st.next, st.prev = nil, nil
 }
 
+// pushFront adds st at the head of the ring, to be served next; a
+// stream already in the ring keeps its place.
+func (r *streamRing) pushFront(st *Stream) {
+	if !st.inReady {
+		r.push(st)
+		r.head = st
+	}
+}
+
 // rotate moves the head to the back of the ring.
 func (r *streamRing) rotate() {
 	if r.head != nil {

@@ -165,9 +165,15 @@ func (st *Stream) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	st.pend, st.written = p, 0
-	if st.canSendLocked() {
+	switch {
+	case st.canSendLocked() && len(p) < smallWrite:
+		// A small write goes to the front of the next batch, so that
+		// it does not wait behind a batch's worth of bulk data from
+		// other streams, on this side and again in the peer's reader.
+		s.sender.ready.pushFront(st)
+	case st.canSendLocked():
 		s.sender.ready.push(st)
-	} else {
+	default:
 		st.blockedAt = time.Now()
 	}
 	if st.writeWake == nil {
