@@ -53,7 +53,8 @@ const smallWrite = 16 << 10
 const maxInlineBatches = 16
 
 // sender is the write side of a session. Its fields are guarded by
-// sendMu, except wbuf, sent and timer, which belong to whoever set busy.
+// sendMu, except wbuf, sent, timer and iov, which belong to whoever set
+// busy.
 //
 // Whoever finds the transport idle writes: the writer goroutine, or an
 // application goroutine (a Write, or a Read returning credit) that queued
@@ -78,6 +79,14 @@ type sender struct {
 	wbuf  []byte
 	sent  []*Stream   // streams whose FIN the current batch carries
 	timer *time.Timer // write timeout
+
+	// Over a TCP carrier on Linux, large payload is not copied into wbuf:
+	// the batch is iov, pieces of wbuf (headers, small frames) between
+	// slices of the Writes' own buffers, written with writev. A stream
+	// whose buffer the batch holds is in lent, its Write kept waiting
+	// until the transport write returns (see releaseLentLocked).
+	iov  [][]byte
+	lent []*Stream
 }
 
 func (w *sender) init(s *Session) {
@@ -196,6 +205,7 @@ func (s *Session) writeLoop() {
 		err := s.writeBatch(batch)
 		s.sendMu.Lock()
 		w.busy = false
+		w.releaseLentLocked()
 		s.sendMu.Unlock()
 		if err != nil {
 			s.terminate(err)
@@ -247,6 +257,7 @@ func (s *Session) flushInline(st *Stream, small bool) bool {
 		err := s.writeBatch(batch)
 		s.sendMu.Lock()
 		w.busy = false
+		w.releaseLentLocked()
 		more := len(w.ctrl) > 0 || w.ready.head != nil || w.closing || w.abort != nil
 		mine := st == nil || st.pend == nil || !st.inReady
 		s.sendMu.Unlock()
@@ -282,9 +293,14 @@ func (s *Session) writeBatch(b []byte) error {
 		t.Reset(s.cfg.WriteTimeout)
 	}
 	var err error
-	if s.sock != nil {
+	switch {
+	case len(s.sender.iov) > 0:
+		err = s.sock.writev(s.sender.iov)
+		clear(s.sender.iov) // let go of the Writes' buffers
+		s.sender.iov = s.sender.iov[:0]
+	case s.sock != nil:
 		err = s.sock.write(b)
-	} else {
+	default:
 		_, err = s.conn.Write(b)
 	}
 	if t := s.sender.timer; t != nil {
@@ -332,6 +348,7 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 	var payload uint64
 	maxFrame := int(s.cfg.MaxFrameSize)
 	limit := s.batchLimit()
+	lentBytes, mark := 0, 0 // payload in iov, not buf; buf[mark:] is not in iov yet
 	for w.ready.head != nil {
 		st := w.ready.head
 		if st.canSendLocked() {
@@ -339,7 +356,7 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 			if uint64(k) > st.credit {
 				k = int(st.credit)
 			}
-			if room := limit - len(buf) - frameHeaderLen; k > room {
+			if room := limit - len(buf) - lentBytes - frameHeaderLen; k > room {
 				// The batch ends at limit: cut the frame to fit, unless
 				// that leaves a piece under minChunk. Then the frame
 				// waits for the next batch, unless the batch has no data
@@ -357,9 +374,19 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 				k -= minChunk - int(left)
 			}
 			buf = frameHeader{version: s.version, typ: frameData, streamID: st.id, length: uint32(k)}.appendTo(buf)
-			n := len(buf)
-			buf = slices.Grow(buf, k)[:n+k]
-			copyBytes(buf[n:], st.pend[:k])
+			if s.canLend(st, k) {
+				w.iov = append(w.iov, buf[mark:], st.pend[:k])
+				mark = len(buf)
+				lentBytes += k
+				if !st.lent {
+					st.lent = true
+					w.lent = append(w.lent, st)
+				}
+			} else {
+				n := len(buf)
+				buf = slices.Grow(buf, k)[:n+k]
+				copyBytes(buf[n:], st.pend[:k])
+			}
 			st.pend = st.pend[k:]
 			st.written += k
 			st.credit -= uint64(k)
@@ -367,7 +394,9 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 			frames++
 			if len(st.pend) == 0 {
 				st.pend = nil
-				st.notifyWriter()
+				if !st.lent {
+					st.notifyWriter()
+				}
 			}
 		}
 		switch {
@@ -402,8 +431,33 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 		buf = s.finalGoAway(buf, CodeNoError)
 		last = true
 	}
+	if len(w.iov) > 0 && mark < len(buf) {
+		w.iov = append(w.iov, buf[mark:])
+	}
 	w.wbuf = buf[:0] // keep any growth
 	return buf, last
+}
+
+// minLend is the smallest payload piece sent from the Write's own buffer
+// rather than copied into the batch.
+const minLend = minChunk
+
+// canLend reports whether k bytes of st's pending Write may go out from
+// the Write's own buffer. Not with a write deadline set: the Write would
+// have to outlast its deadline until the transport write returned.
+func (s *Session) canLend(st *Stream, k int) bool {
+	return lendPayload && s.sock != nil && k >= minLend && !st.wdl.armed.Load()
+}
+
+// releaseLentLocked ends the loans of the batch just written: their
+// Writes may return. Call with sendMu held, after the transport write.
+func (w *sender) releaseLentLocked() {
+	for i, st := range w.lent {
+		st.lent = false
+		st.notifyWriter()
+		w.lent[i] = nil
+	}
+	w.lent = w.lent[:0]
 }
 
 // finalGoAway appends the session's last frame: GoAway|FIN in netmux,

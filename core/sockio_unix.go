@@ -34,6 +34,10 @@ type sockIO struct {
 	wbuf    []byte
 	werr    error
 	writeFn func(fd uintptr) bool
+	// writev (Linux): the buffers left to write, and their iovecs.
+	wbufs    [][]byte
+	iovecs   []syscall.Iovec
+	writevFn func(fd uintptr) bool
 }
 
 func newSockIO(c *net.TCPConn, buffered func() int) *sockIO {
@@ -44,6 +48,7 @@ func newSockIO(c *net.TCPConn, buffered func() int) *sockIO {
 	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), buffered: buffered}
 	sio.readFn = sio.readOnce
 	sio.writeFn = sio.writeAll
+	sio.initWritev()
 	return sio
 }
 

@@ -41,6 +41,7 @@ type Stream struct {
 	writeWake                              chan struct{}
 	next, prev                             *Stream // ready ring links
 	inReady, finQueued, finSent, rstQueued bool
+	lent                                   bool // the batch being written holds part of pend's buffer
 	rstCode                                ErrorCode
 	blockedAt                              time.Time // ran out of credit at
 
@@ -187,33 +188,36 @@ func (st *Stream) Write(p []byte) (int, error) {
 		s.wakeWriter()
 	}
 
+	var stop, stopped error // stopped: the error of a Write that withdrew its rest
 	for {
-		var stop error
+		dl := st.wdl.wait()
+		if stop != nil {
+			dl = nil // stopped: only waiting for a loan to end
+		}
 		select { // not on s.closing: startClose wakes every stream
 		case <-wake:
 			if s.isClosing() {
 				stop = s.closedErr()
 			}
-		case <-st.wdl.wait():
+		case <-dl:
 			stop = errDeadline
 		}
 		s.sendMu.Lock()
-		n := st.written
-		if st.pend == nil { // all taken, or withdrawn by a reset or CloseWrite
-			var err error
-			if n < len(p) {
+		if stop != nil && st.pend != nil && stopped == nil {
+			st.pend, stopped = nil, stop
+			if !st.finQueued && !st.rstQueued {
+				s.sender.ready.remove(st)
+			}
+		}
+		// Done when all of p is taken, or the rest withdrawn (by a reset,
+		// CloseWrite, or a stop), and no batch in flight holds p.
+		if st.pend == nil && !st.lent {
+			n, err := st.written, stopped
+			if err == nil && n < len(p) {
 				err = st.writeErrLocked()
 			}
 			s.sendMu.Unlock()
 			return n, err
-		}
-		if stop != nil {
-			st.pend = nil
-			if !st.finQueued && !st.rstQueued {
-				s.sender.ready.remove(st)
-			}
-			s.sendMu.Unlock()
-			return n, stop
 		}
 		s.sendMu.Unlock()
 	}

@@ -1,0 +1,77 @@
+package core
+
+import (
+	"net"
+	"os"
+	"syscall"
+	"unsafe"
+)
+
+// lendPayload says the writer may send large payload straight from the
+// Write's slice with writev, instead of copying it into the batch (see
+// sender.iov). Linux only, where writev is a plain system call.
+const lendPayload = true
+
+func (sio *sockIO) initWritev() { sio.writevFn = sio.writevAll }
+
+// writev writes all of bufs with writev, waiting for room as
+// net.Conn.Write does. bufs is consumed.
+func (sio *sockIO) writev(bufs [][]byte) error {
+	sio.wbufs, sio.werr = bufs, nil
+	err := sio.rc.Write(sio.writevFn)
+	sio.wbufs = nil
+	clear(sio.iovecs[:cap(sio.iovecs)])
+	if err == nil {
+		err = sio.werr
+	}
+	if err != nil {
+		err = &net.OpError{Op: "write", Net: "tcp", Source: sio.laddr, Addr: sio.raddr, Err: err}
+	}
+	return err
+}
+
+// writevAll is the RawConn.Write callback for writev.
+func (sio *sockIO) writevAll(fd uintptr) bool {
+	for {
+		for len(sio.wbufs) > 0 && len(sio.wbufs[0]) == 0 {
+			sio.wbufs = sio.wbufs[1:]
+		}
+		if len(sio.wbufs) == 0 {
+			return true
+		}
+		iov := sio.iovecs[:0]
+		for _, b := range sio.wbufs {
+			if len(b) == 0 {
+				continue
+			}
+			v := syscall.Iovec{Base: &b[0]}
+			v.SetLen(len(b))
+			iov = append(iov, v)
+		}
+		sio.iovecs = iov
+		sio.mu.Lock()
+		r, _, e := syscall.Syscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
+		sio.mu.Unlock()
+		n := int(r)
+		switch {
+		case e == syscall.EINTR:
+			continue
+		case e == syscall.EAGAIN:
+			return false
+		case e != 0:
+			sio.werr = os.NewSyscallError("writev", e)
+			return true
+		case n == 0:
+			sio.werr = syscall.EIO
+			return true
+		}
+		for n > 0 { // consume what was written
+			k := min(n, len(sio.wbufs[0]))
+			sio.wbufs[0] = sio.wbufs[0][k:]
+			n -= k
+			if len(sio.wbufs[0]) == 0 {
+				sio.wbufs = sio.wbufs[1:]
+			}
+		}
+	}
+}
