@@ -41,13 +41,13 @@ type Stream struct {
 	writeWake                              chan struct{}
 	next, prev                             *Stream // ready ring links
 	inReady, finQueued, finSent, rstQueued bool
-	lent                                   bool // the batch being written holds part of pend's buffer
-	rstCode                                ErrorCode
+	lent                                   bool      // the batch being written holds part of pend's buffer
 	blockedAt                              time.Time // ran out of credit at
 
 	acked         atomic.Bool   // the peer accepted the stream (or it is inbound)
 	wuQueued      atomic.Bool   // a window update is in the control queue
 	pendingCredit atomic.Uint32 // credit that update will carry
+	rstCode       ErrorCode     // guarded by s.sendMu; here, it fills what would be padding
 
 	rdl, wdl deadline
 }
