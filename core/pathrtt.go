@@ -19,7 +19,9 @@ import (
 // better.
 //
 // The same kernel read gives the connection's send MSS, which the writer
-// rounds its batches to (see batchLimit).
+// rounds its batches to (see batchLimit). A wrapper that also says what
+// it holds of its own with a Buffered method lets the session read and
+// write the connection directly (see sockio.go).
 
 // pathRTTEvery is the most often the kernel's RTT is read.
 const pathRTTEvery = 100 * time.Millisecond
