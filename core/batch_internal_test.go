@@ -106,30 +106,13 @@ func TestSmallWriteLeadsBatch(t *testing.T) {
 		}()
 	}
 
-	// Hold the transport, so both Writes queue.
-	w := &cli.sender
-	require.Eventually(t, func() bool {
-		cli.sendMu.Lock()
-		defer cli.sendMu.Unlock()
-		if w.busy {
-			return false
-		}
-		w.busy = true
-		return true
-	}, 10*time.Second, time.Millisecond)
+	holdTransport(t, cli) // so both Writes queue
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	wg.Go(func() { bulk.Write(make([]byte, 1<<20)); bulk.CloseWrite() })
-	queued := func(st *Stream) func() bool {
-		return func() bool {
-			cli.sendMu.Lock()
-			defer cli.sendMu.Unlock()
-			return st.inReady
-		}
-	}
-	require.Eventually(t, queued(bulk), 10*time.Second, time.Millisecond)
+	require.Eventually(t, queued(cli, bulk), 10*time.Second, time.Millisecond)
 	wg.Go(func() { small.Write(make([]byte, 64)); small.CloseWrite() })
-	require.Eventually(t, queued(small), 10*time.Second, time.Millisecond)
+	require.Eventually(t, queued(cli, small), 10*time.Second, time.Millisecond)
 
 	cli.sendMu.Lock()
 	batch, _ := cli.buildBatchLocked()
@@ -145,14 +128,10 @@ func TestSmallWriteLeadsBatch(t *testing.T) {
 	}
 	assert.Equal(t, small.ID(), first, "the small write's frame comes first")
 
-	// Let go of the transport: write what was built, then the writer
-	// goroutine takes over.
+	// Write what was built and hand the transport back.
 	cli.finishSent()
 	require.NoError(t, cli.writeBatch(batch))
-	cli.sendMu.Lock()
-	w.busy = false
-	cli.sendMu.Unlock()
-	cli.wakeWriter()
+	releaseTransport(cli)
 	got := []int64{<-received, <-received}
 	assert.ElementsMatch(t, []int64{1 << 20, 64}, got)
 }

@@ -4,6 +4,7 @@ import (
 	"io"
 	"net"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 )
@@ -44,4 +45,39 @@ func sessionPair(t *testing.T, c, sc io.ReadWriteCloser, cfg Config) (cli, srv *
 	require.NoError(t, err)
 	t.Cleanup(func() { srv.Close() })
 	return cli, srv
+}
+
+// holdTransport makes the test the session's writer: it takes
+// sender.busy, so Writes queue instead of writing, until
+// releaseTransport.
+func holdTransport(t *testing.T, s *Session) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		s.sendMu.Lock()
+		defer s.sendMu.Unlock()
+		if s.sender.busy {
+			return false
+		}
+		s.sender.busy = true
+		return true
+	}, 10*time.Second, time.Millisecond)
+}
+
+// releaseTransport hands the transport back after holdTransport, once
+// the test has written what it built: the writer goroutine takes over.
+func releaseTransport(s *Session) {
+	s.sendMu.Lock()
+	s.sender.busy = false
+	s.sender.releaseLentLocked()
+	s.sendMu.Unlock()
+	s.wakeWriter()
+}
+
+// queued reports whether st waits in the ready ring.
+func queued(s *Session, st *Stream) func() bool {
+	return func() bool {
+		s.sendMu.Lock()
+		defer s.sendMu.Unlock()
+		return st.inReady
+	}
 }

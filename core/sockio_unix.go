@@ -3,6 +3,7 @@
 package core
 
 import (
+	"cmp"
 	"io"
 	"net"
 	"os"
@@ -66,13 +67,16 @@ func (sio *sockIO) read(b []byte) (int, error) {
 	sio.rbuf, sio.rn, sio.rerr = b, 0, nil
 	err := sio.rc.Read(sio.readFn)
 	sio.rbuf = nil
-	if err == nil {
-		err = sio.rerr
+	return sio.rn, sio.opError("read", cmp.Or(err, sio.rerr))
+}
+
+// opError wraps a failed read or write as the connection's own methods
+// would; io.EOF stays as it is.
+func (sio *sockIO) opError(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
 	}
-	if err != nil && err != io.EOF {
-		err = &net.OpError{Op: "read", Net: "tcp", Source: sio.laddr, Addr: sio.raddr, Err: err}
-	}
-	return sio.rn, err
+	return &net.OpError{Op: op, Net: "tcp", Source: sio.laddr, Addr: sio.raddr, Err: err}
 }
 
 // readOnce is the RawConn.Read callback: false asks the poller to wait
@@ -103,13 +107,7 @@ func (sio *sockIO) write(b []byte) error {
 	sio.wbuf, sio.werr = b, nil
 	err := sio.rc.Write(sio.writeFn)
 	sio.wbuf = nil
-	if err == nil {
-		err = sio.werr
-	}
-	if err != nil {
-		err = &net.OpError{Op: "write", Net: "tcp", Source: sio.laddr, Addr: sio.raddr, Err: err}
-	}
-	return err
+	return sio.opError("write", cmp.Or(err, sio.werr))
 }
 
 // writeAll is the RawConn.Write callback: false asks the poller to wait

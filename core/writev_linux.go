@@ -1,7 +1,7 @@
 package core
 
 import (
-	"net"
+	"cmp"
 	"os"
 	"syscall"
 	"unsafe"
@@ -21,13 +21,7 @@ func (sio *sockIO) writev(bufs [][]byte) error {
 	err := sio.rc.Write(sio.writevFn)
 	sio.wbufs = nil
 	clear(sio.iovecs[:cap(sio.iovecs)])
-	if err == nil {
-		err = sio.werr
-	}
-	if err != nil {
-		err = &net.OpError{Op: "write", Net: "tcp", Source: sio.laddr, Addr: sio.raddr, Err: err}
-	}
-	return err
+	return sio.opError("writev", cmp.Or(err, sio.werr))
 }
 
 // writevAll is the RawConn.Write callback for writev.

@@ -55,16 +55,7 @@ func TestLentWriteKeepsBuffer(t *testing.T) {
 	st, err := cli.OpenStream(context.Background())
 	require.NoError(t, err)
 
-	w := &cli.sender
-	require.Eventually(t, func() bool { // take the transport
-		cli.sendMu.Lock()
-		defer cli.sendMu.Unlock()
-		if w.busy {
-			return false
-		}
-		w.busy = true
-		return true
-	}, 10*time.Second, time.Millisecond)
+	holdTransport(t, cli)
 
 	p := bytes.Repeat([]byte("netmux lends!  "), 100<<10/15+1)[:100<<10]
 	want := bytes.Clone(p)
@@ -77,11 +68,7 @@ func TestLentWriteKeepsBuffer(t *testing.T) {
 		n, err := st.Write(p)
 		done <- result{n, err}
 	}()
-	require.Eventually(t, func() bool {
-		cli.sendMu.Lock()
-		defer cli.sendMu.Unlock()
-		return st.inReady
-	}, 10*time.Second, time.Millisecond)
+	require.Eventually(t, queued(cli, st), 10*time.Second, time.Millisecond)
 	cli.sendMu.Lock()
 	batch, _ := cli.buildBatchLocked()
 	lent, taken := st.lent, st.pend == nil
@@ -100,11 +87,7 @@ func TestLentWriteKeepsBuffer(t *testing.T) {
 	peerGot := make(chan []byte, 1)
 	go func() { peerGot <- readPayload(t, sc, st.ID(), len(p)) }()
 	require.NoError(t, <-written)
-	cli.sendMu.Lock()
-	w.busy = false
-	w.releaseLentLocked()
-	cli.sendMu.Unlock()
-	cli.wakeWriter()
+	releaseTransport(cli)
 	r := <-done
 	clear(p)
 	require.Equal(t, len(want), r.n, "all of p was taken before the deadline")
