@@ -7,6 +7,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 func TestMain(m *testing.M) {
@@ -201,4 +204,22 @@ func TestIdlePastAcceptBacklog(t *testing.T) {
 	if res["goroutines_per_stream"] > 0.01 {
 		t.Errorf("%v goroutines per stream", res["goroutines_per_stream"])
 	}
+}
+
+func TestCPUTimes(t *testing.T) {
+	before, ok := parseCPUTimes("cpu  1257666 0 746233 2086674 3538 0 147847 66584 0 0")
+	require.True(t, ok)
+	after, ok := parseCPUTimes("cpu  1277489 0 762723 2101844 3538 0 154044 69882 0 0")
+	require.True(t, ok)
+	pct, ok := after.stealPercentSince(before)
+	require.True(t, ok)
+	// 3298 stolen ticks of 3298+19823+16490+15170+6197 = 60978.
+	assert.InDelta(t, 100*3298.0/60978, pct, 1e-9)
+
+	_, ok = parseCPUTimes("cpu0 1 2 3 4 5 6 7 8")
+	assert.False(t, ok, "a per-CPU line")
+	_, ok = parseCPUTimes("cpu 1 2 3")
+	assert.False(t, ok, "too few fields (an old kernel without steal)")
+	_, ok = before.stealPercentSince(after)
+	assert.False(t, ok, "time going backwards")
 }

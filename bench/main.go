@@ -23,6 +23,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -155,6 +156,9 @@ type scenarioReport struct {
 	Desc    string      `json:"description"`
 	Metrics []metric    `json:"metrics"`
 	Results []muxResult `json:"results"`
+	// StealPercent is the share of CPU time the hypervisor took from this
+	// machine while the scenario ran (Linux guests; absent elsewhere).
+	StealPercent *float64 `json:"steal_percent,omitempty"`
 }
 
 type muxResult struct {
@@ -188,6 +192,7 @@ func run(cfg config, out io.Writer) report {
 		rep.Machine.Cores, rep.Machine.GoVersion, rep.Machine.LoadBefore, cfg.rounds, map[bool]string{true: " (-short)"}[cfg.short])
 
 	for _, sc := range cfg.scenarios {
+		cpu0, haveCPU := readCPUTimes()
 		samples := map[string]map[string][]float64{}
 		failures := map[string][]string{}
 		for r := range cfg.rounds {
@@ -241,8 +246,17 @@ func run(cfg config, out io.Writer) report {
 			sr.Results = append(sr.Results, mr)
 		}
 		addRatios(&sr)
+		if cpu1, ok := readCPUTimes(); ok && haveCPU {
+			if pct, ok := cpu1.stealPercentSince(cpu0); ok {
+				sr.StealPercent = &pct
+			}
+		}
 		rep.Scenarios = append(rep.Scenarios, sr)
 		printTable(out, sr, cfg.params)
+		if sr.StealPercent != nil && *sr.StealPercent >= 0.5 {
+			fmt.Fprintf(out, "host steal during %s: %.1f %% of CPU time (the hypervisor ran something else; compare with care)\n",
+				sc.Name, *sr.StealPercent)
+		}
 		printCarrierRatios(out, sr)
 		if sc.Name == "fair" {
 			printFairVsBulk1(out, rep)
@@ -471,6 +485,50 @@ func cpuModel() string {
 		}
 	}
 	return runtime.GOARCH
+}
+
+// cpuTimes is the first ("cpu") line of /proc/stat: the machine's CPU
+// time so far, in clock ticks.
+type cpuTimes struct{ total, steal uint64 }
+
+// readCPUTimes reads /proc/stat; false where there is none.
+func readCPUTimes() (cpuTimes, bool) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}, false
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	return parseCPUTimes(line)
+}
+
+// parseCPUTimes parses "cpu user nice system idle iowait irq softirq
+// steal ...": steal is the eighth number, and the total the sum of the
+// first eight (guest time is already counted in user).
+func parseCPUTimes(line string) (cpuTimes, bool) {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return cpuTimes{}, false
+	}
+	var t cpuTimes
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return cpuTimes{}, false
+		}
+		t.total += n
+		if i == 7 {
+			t.steal = n
+		}
+	}
+	return t, true
+}
+
+// stealPercentSince returns the share of CPU time stolen since then.
+func (t cpuTimes) stealPercentSince(then cpuTimes) (float64, bool) {
+	if t.total <= then.total || t.steal < then.steal {
+		return 0, false
+	}
+	return 100 * float64(t.steal-then.steal) / float64(t.total-then.total), true
 }
 
 // loadavg returns the 1, 5 and 15 minute load averages, or "?".
