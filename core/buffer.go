@@ -7,10 +7,7 @@ import "sync"
 // window of memory, not a block per frame.
 const blockSize = 16 << 10
 
-type block struct {
-	buf  [blockSize]byte
-	r, w int
-}
+type block struct{ buf [blockSize]byte }
 
 var blockPool = sync.Pool{New: func() any { return new(block) }}
 
@@ -20,7 +17,25 @@ var blockPool = sync.Pool{New: func() any { return new(block) }}
 type segment struct {
 	own  *block
 	c    *chunk
-	r, w int32 // c.buf[r:w] is unread
+	r, w int32 // own.buf[r:w] or c.buf[r:w] is unread
+}
+
+// unread returns the segment's bytes not yet read.
+func (sg *segment) unread() []byte {
+	if sg.own != nil {
+		return sg.own.buf[sg.r:sg.w]
+	}
+	return sg.c.buf[sg.r:sg.w]
+}
+
+// release gives the segment's memory back: the block to the pool, or the
+// reference to the chunk.
+func (sg *segment) release() {
+	if sg.own != nil {
+		blockPool.Put(sg.own)
+	} else {
+		sg.c.release()
+	}
 }
 
 // recvBuffer is a stream's FIFO of received bytes. It holds no memory
@@ -34,21 +49,20 @@ type recvBuffer struct {
 // len returns the number of unread bytes.
 func (b *recvBuffer) len() int { return b.n }
 
-// write appends a copy of p.
+// write appends a copy of p, packing it into the tail block.
 func (b *recvBuffer) write(p []byte) {
 	b.n += len(p)
 	for len(p) > 0 {
-		var tail *block
+		var tail *segment
 		if len(b.segs) > b.head {
-			tail = b.segs[len(b.segs)-1].own
+			tail = &b.segs[len(b.segs)-1]
 		}
-		if tail == nil || tail.w == blockSize {
-			tail = blockPool.Get().(*block)
-			tail.r, tail.w = 0, 0
-			b.segs = append(b.segs, segment{own: tail})
+		if tail == nil || tail.own == nil || tail.w == blockSize {
+			b.segs = append(b.segs, segment{own: blockPool.Get().(*block)})
+			tail = &b.segs[len(b.segs)-1]
 		}
-		k := copyBytes(tail.buf[tail.w:], p)
-		tail.w += k
+		k := copyBytes(tail.own.buf[tail.w:], p)
+		tail.w += int32(k)
 		p = p[k:]
 	}
 }
@@ -66,25 +80,12 @@ func (b *recvBuffer) read(p []byte) int {
 	total := 0
 	for len(p) > 0 && b.head < len(b.segs) {
 		sg := &b.segs[b.head]
-		var done bool
-		if blk := sg.own; blk != nil {
-			k := copyBytes(p, blk.buf[blk.r:blk.w])
-			blk.r += k
-			p = p[k:]
-			total += k
-			if done = blk.r == blk.w; done {
-				blockPool.Put(blk)
-			}
-		} else {
-			k := copyBytes(p, sg.c.buf[sg.r:sg.w])
-			sg.r += int32(k)
-			p = p[k:]
-			total += k
-			if done = sg.r == sg.w; done {
-				sg.c.release()
-			}
-		}
-		if done {
+		k := copyBytes(p, sg.unread())
+		sg.r += int32(k)
+		p = p[k:]
+		total += k
+		if sg.r == sg.w {
+			sg.release()
 			*sg = segment{}
 			b.head++
 		}
@@ -113,11 +114,7 @@ func (b *recvBuffer) compact() {
 // of shared chunks.
 func (b *recvBuffer) reset() {
 	for i := b.head; i < len(b.segs); i++ {
-		if sg := b.segs[i]; sg.own != nil {
-			blockPool.Put(sg.own)
-		} else {
-			sg.c.release()
-		}
+		b.segs[i].release()
 	}
 	b.segs, b.head, b.n = nil, 0, 0
 }

@@ -76,11 +76,10 @@ type frameReader struct {
 	r, w   int   // c.buf[r:w] is read from the transport, not yet consumed
 	err    error // the transport's read error, returned once the bytes before it are consumed
 	pinned atomic.Int32
-	sock   *sockIO // direct socket reads, or nil: read rd
 }
 
-func newFrameReader(rd io.Reader, sock *sockIO) *frameReader {
-	return &frameReader{rd: rd, c: newChunk(), sock: sock}
+func newFrameReader(rd io.Reader) *frameReader {
+	return &frameReader{rd: rd, c: newChunk()}
 }
 
 // buffered returns the bytes read and not yet consumed.
@@ -108,13 +107,7 @@ func (fr *frameReader) fill() error {
 		fr.c, fr.r, fr.w = newChunk(), 0, 0
 	}
 	for range 100 { // as bufio: a reader stuck returning 0, nil is broken
-		var n int
-		var err error
-		if fr.sock != nil && fr.sock.readsDirect() {
-			n, err = fr.sock.read(fr.c.buf[fr.w:])
-		} else {
-			n, err = fr.rd.Read(fr.c.buf[fr.w:])
-		}
+		n, err := fr.rd.Read(fr.c.buf[fr.w:])
 		fr.w += n
 		if err != nil {
 			fr.err = err // a reader need not repeat it: keep it for after the data

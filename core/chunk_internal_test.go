@@ -42,7 +42,7 @@ func TestRecvBufferShare(t *testing.T) {
 // maxPinnedChunks, payload is copied instead; reading the pieces unpins.
 func TestFrameReaderPinning(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), (maxPinnedChunks+2)*chunkSize/16)
-	fr := newFrameReader(bytes.NewReader(data), nil)
+	fr := newFrameReader(bytes.NewReader(data))
 	var bufs []recvBuffer
 	var want []byte
 	for fr.canShare(chunkSize) {
@@ -72,7 +72,7 @@ func TestFrameReaderPinning(t *testing.T) {
 // TestFrameReaderReuse: with no piece held, the reader reads into the
 // same chunk from the front again instead of taking a new one.
 func TestFrameReaderReuse(t *testing.T) {
-	fr := newFrameReader(bytes.NewReader(make([]byte, 3*chunkSize)), nil)
+	fr := newFrameReader(bytes.NewReader(make([]byte, 3*chunkSize)))
 	first := fr.c
 	for range 3 {
 		require.NoError(t, fr.fill())
@@ -106,7 +106,7 @@ func (o *onceErr) Read(p []byte) (int, error) {
 // delivered first, and the error after them, without reading again.
 func TestFrameReaderDataWithError(t *testing.T) {
 	boom := errors.New("boom")
-	fr := newFrameReader(&onceErr{t: t, data: []byte("hello"), err: boom}, nil)
+	fr := newFrameReader(&onceErr{t: t, data: []byte("hello"), err: boom})
 	require.NoError(t, fr.fill())
 	assert.Equal(t, "hello", string(fr.buffered()))
 	fr.consume(5)

@@ -67,8 +67,7 @@ func holdTransport(t *testing.T, s *Session) {
 // the test has written what it built: the writer goroutine takes over.
 func releaseTransport(s *Session) {
 	s.sendMu.Lock()
-	s.sender.busy = false
-	s.sender.releaseLentLocked()
+	s.sender.doneWritingLocked()
 	s.sendMu.Unlock()
 	s.wakeWriter()
 }

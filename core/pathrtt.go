@@ -27,19 +27,20 @@ import (
 const pathRTTEvery = 100 * time.Millisecond
 
 // tcpConnOf returns the TCP connection c is or transparently wraps, or
-// nil.
-func tcpConnOf(c any) *net.TCPConn {
+// nil, and the wrappers on the way (outermost first).
+func tcpConnOf(c any) (tcp *net.TCPConn, wrappers []any) {
 	for range 8 {
 		switch v := c.(type) {
 		case *net.TCPConn:
-			return v
+			return v, wrappers
 		case interface{ TransparentConn() net.Conn }:
+			wrappers = append(wrappers, v)
 			c = v.TransparentConn()
 		default:
-			return nil
+			return nil, nil
 		}
 	}
-	return nil
+	return nil, nil
 }
 
 // readTCPInfo reads the carrier's minimum RTT and its send MSS now. Call

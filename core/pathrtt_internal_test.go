@@ -16,13 +16,20 @@ func (t transparent) TransparentConn() net.Conn { return t.Conn }
 
 func TestTCPConnOf(t *testing.T) {
 	tc, _ := tcpPair(t)
-	assert.Same(t, tc, tcpConnOf(tc))
-	assert.Same(t, tc, tcpConnOf(transparent{tc}), "through a transparent wrapper")
-	assert.Nil(t, tcpConnOf(tls.Client(tc, &tls.Config{})), "not through crypto/tls")
+	got, wrappers := tcpConnOf(tc)
+	assert.Same(t, tc, got)
+	assert.Empty(t, wrappers)
+	w := transparent{tc}
+	got, wrappers = tcpConnOf(w)
+	assert.Same(t, tc, got, "through a transparent wrapper")
+	assert.Equal(t, []any{w}, wrappers)
+	got, _ = tcpConnOf(tls.Client(tc, &tls.Config{}))
+	assert.Nil(t, got, "not through crypto/tls")
 	p1, p2 := net.Pipe()
 	defer p1.Close()
 	defer p2.Close()
-	assert.Nil(t, tcpConnOf(p1))
+	got, _ = tcpConnOf(p1)
+	assert.Nil(t, got)
 }
 
 // TestPathRTTFromKernel: over TCP on Linux, window auto-tuning uses the

@@ -84,7 +84,7 @@ type sender struct {
 	// the batch is iov, pieces of wbuf (headers, small frames) between
 	// slices of the Writes' own buffers, written with writev. A stream
 	// whose buffer the batch holds is in lent, its Write kept waiting
-	// until the transport write returns (see releaseLentLocked).
+	// until the transport write returns (see doneWritingLocked).
 	iov  [][]byte
 	lent []*Stream
 }
@@ -204,8 +204,7 @@ func (s *Session) writeLoop() {
 		s.finishSent()
 		err := s.writeBatch(batch)
 		s.sendMu.Lock()
-		w.busy = false
-		w.releaseLentLocked()
+		w.doneWritingLocked()
 		s.sendMu.Unlock()
 		if err != nil {
 			s.terminate(err)
@@ -256,8 +255,7 @@ func (s *Session) flushInline(st *Stream, small bool) bool {
 		s.finishSent()
 		err := s.writeBatch(batch)
 		s.sendMu.Lock()
-		w.busy = false
-		w.releaseLentLocked()
+		w.doneWritingLocked()
 		more := len(w.ctrl) > 0 || w.ready.head != nil || w.closing || w.abort != nil
 		mine := st == nil || st.pend == nil || !st.inReady
 		s.sendMu.Unlock()
@@ -288,6 +286,8 @@ func (s *Session) finishSent() {
 }
 
 // writeBatch hands one batch to the transport under the write timeout.
+// When the batch lends payload, sender.iov is the whole batch (b's bytes
+// among the loans) and b itself is not written.
 func (s *Session) writeBatch(b []byte) error {
 	if t := s.sender.timer; t != nil {
 		t.Reset(s.cfg.WriteTimeout)
@@ -449,9 +449,11 @@ func (s *Session) canLend(st *Stream, k int) bool {
 	return lendPayload && s.sock != nil && k >= minLend && !st.wdl.armed.Load()
 }
 
-// releaseLentLocked ends the loans of the batch just written: their
-// Writes may return. Call with sendMu held, after the transport write.
-func (w *sender) releaseLentLocked() {
+// doneWritingLocked hands the transport back after a batch is written
+// (or failed): busy is cleared and the batch's loans end, so their Writes
+// may return. Call with sendMu held.
+func (w *sender) doneWritingLocked() {
+	w.busy = false
 	for i, st := range w.lent {
 		st.lent = false
 		st.notifyWriter()

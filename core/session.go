@@ -97,11 +97,15 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		streams:    make(map[uint32]*Stream),
 		nextID:     2,
 		acceptWake: make(chan struct{}, 1),
-		sock:       sockIOOf(conn),
 		closing:    make(chan struct{}),
 		dead:       make(chan struct{}),
 	}
-	s.fr = newFrameReader(conn, s.sock)
+	s.tcp, s.sock = carrierIO(conn)
+	var rd io.Reader = conn
+	if s.sock != nil {
+		rd = s.sock
+	}
+	s.fr = newFrameReader(rd)
 	if client {
 		s.nextID = 1
 	}
@@ -114,7 +118,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	s.sender.init(s)
 	s.pinger.init()
 	s.creditShift = 2 // a quarter of the window
-	if s.tcp = tcpConnOf(conn); s.tcp != nil {
+	if s.tcp != nil {
 		s.creditShift = 1 // half: see recvWindow.wantUpdate
 		s.readTCPInfo()
 	}

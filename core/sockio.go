@@ -1,6 +1,9 @@
 package core
 
-import "net"
+import (
+	"io"
+	"net"
+)
 
 // Over a TCP carrier the session makes its own read and write system
 // calls on the socket (through syscall.RawConn, so the runtime's poller
@@ -20,46 +23,37 @@ import "net"
 // sockio_unix.go has the system calls; elsewhere the session uses the
 // connection's Read and Write as before.
 
-// sockIOOf returns direct socket I/O for conn when conn is a TCP
-// connection, or wraps one transparently and can say when it holds no
-// bytes of its own (see transparentReads); otherwise nil.
-func sockIOOf(conn any) *sockIO {
-	tcp := tcpConnOf(conn)
+// carrierIO returns the TCP connection conn is or transparently wraps
+// (nil if none), and direct socket I/O over it where that is allowed
+// (nil if not).
+func carrierIO(conn io.Reader) (*net.TCPConn, *sockIO) {
+	tcp, wrappers := tcpConnOf(conn)
 	if tcp == nil {
-		return nil
+		return nil, nil
 	}
-	buffered, ok := transparentReads(conn)
-	if !ok {
-		return nil
-	}
-	return newSockIO(tcp, buffered)
+	return tcp, sockIOOf(conn, tcp, wrappers)
 }
 
-// transparentReads reports whether the session may read the TCP
-// connection under conn directly, and how to tell when: every wrapper on
-// the way must have a Buffered method giving the bytes it holds that the
-// connection under it no longer has (a replayed preface, say), so the
-// session reads through the wrapper until none are left. buffered sums
-// them.
-func transparentReads(conn any) (buffered func() int, ok bool) {
-	var wrappers []interface{ Buffered() int }
-	for c := conn; ; {
-		if _, isTCP := c.(*net.TCPConn); isTCP {
-			break
+// sockIOOf returns direct socket I/O for tcp, the connection under conn
+// (tcpConnOf), where every wrapper on the way can say what it holds of
+// its own: a Buffered method giving the bytes it still has that the
+// connection under it no longer does (a replayed preface, say). The
+// session reads through conn until none are left (sockIO.Read). With a
+// wrapper that cannot say, it returns nil.
+func sockIOOf(conn io.Reader, tcp *net.TCPConn, wrappers []any) *sockIO {
+	var holders []interface{ Buffered() int }
+	for _, w := range wrappers {
+		h, ok := w.(interface{ Buffered() int })
+		if !ok {
+			return nil
 		}
-		b, hasBuffered := c.(interface{ Buffered() int })
-		t, transparent := c.(interface{ TransparentConn() net.Conn })
-		if !hasBuffered || !transparent {
-			return nil, false
-		}
-		wrappers = append(wrappers, b)
-		c = t.TransparentConn()
+		holders = append(holders, h)
 	}
-	return func() int {
+	return newSockIO(tcp, conn, func() int {
 		n := 0
-		for _, w := range wrappers {
-			n += w.Buffered()
+		for _, h := range holders {
+			n += h.Buffered()
 		}
 		return n
-	}, true
+	})
 }

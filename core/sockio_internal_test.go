@@ -34,15 +34,18 @@ type opaque struct{ net.Conn }
 
 func (o opaque) TransparentConn() net.Conn { return o.Conn }
 
-func TestSockIOOf(t *testing.T) {
+func TestCarrierIO(t *testing.T) {
 	c, sc := tcpPair(t)
-	assert.NotNil(t, sockIOOf(c), "a TCP connection")
-	assert.NotNil(t, sockIOOf(&replay{Conn: sc, head: bytes.NewReader(nil)}), "a wrapper that reports what it buffers")
-	assert.Nil(t, sockIOOf(opaque{c}), "a wrapper that cannot say what it buffers is read through")
+	sock := func(conn io.Reader) *sockIO { _, sio := carrierIO(conn); return sio }
+	assert.NotNil(t, sock(c), "a TCP connection")
+	assert.NotNil(t, sock(&replay{Conn: sc, head: bytes.NewReader(nil)}), "a wrapper that reports what it buffers")
+	tcp, sio := carrierIO(opaque{c})
+	assert.Same(t, c, tcp)
+	assert.Nil(t, sio, "a wrapper that cannot say what it buffers is read through")
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	assert.Nil(t, sockIOOf(a), "not TCP")
+	assert.Nil(t, sock(a), "not TCP")
 }
 
 // TestSockIOSession runs a session pair whose server reads the first
@@ -79,8 +82,8 @@ func TestSockIOSession(t *testing.T) {
 	}
 	roundtrip()
 	require.Equal(t, msg, got)
-	assert.True(t, srv.fr.sock.direct, "the server reads the socket directly once the preface is replayed")
-	assert.True(t, cli.fr.sock.direct)
+	assert.True(t, srv.sock.direct, "the server reads the socket directly once the preface is replayed")
+	assert.True(t, cli.sock.direct)
 	assert.Zero(t, testing.AllocsPerRun(50, roundtrip), "allocations per 64 KiB write and read")
 }
 
@@ -89,7 +92,7 @@ func TestSockIOSession(t *testing.T) {
 // *net.OpError, as the connection's own methods report them.
 func TestSockIOErrors(t *testing.T) {
 	c, sc := tcpPair(t)
-	sio := sockIOOf(sc)
+	_, sio := carrierIO(sc)
 	require.NotNil(t, sio)
 	_, err := c.Write([]byte("hi"))
 	require.NoError(t, err)

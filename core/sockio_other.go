@@ -2,14 +2,16 @@
 
 package core
 
-import "net"
+import (
+	"io"
+	"net"
+)
 
 // sockIO is not used off unix: the session reads and writes through the
 // connection (see sockio.go).
 type sockIO struct{}
 
-func newSockIO(*net.TCPConn, func() int) *sockIO { return nil }
+func newSockIO(*net.TCPConn, io.Reader, func() int) *sockIO { return nil }
 
-func (*sockIO) readsDirect() bool        { return false }
-func (*sockIO) read([]byte) (int, error) { panic("netmux: no direct socket I/O here") }
+func (*sockIO) Read([]byte) (int, error) { panic("netmux: no direct socket I/O here") }
 func (*sockIO) write([]byte) error       { panic("netmux: no direct socket I/O here") }

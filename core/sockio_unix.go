@@ -19,8 +19,9 @@ type sockIO struct {
 	laddr, raddr net.Addr   // for errors
 
 	// buffered reports bytes the wrappers above the socket still hold;
-	// the reader goroutine reads through them until there are none, then
-	// sets direct.
+	// Read goes through them (upstream) until there are none, then sets
+	// direct.
+	upstream io.Reader
 	buffered func() int
 	direct   bool
 
@@ -41,25 +42,29 @@ type sockIO struct {
 	writevFn func(fd uintptr) bool
 }
 
-func newSockIO(c *net.TCPConn, buffered func() int) *sockIO {
+func newSockIO(c *net.TCPConn, upstream io.Reader, buffered func() int) *sockIO {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), buffered: buffered}
+	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), upstream: upstream, buffered: buffered}
 	sio.readFn = sio.readOnce
 	sio.writeFn = sio.writeAll
 	sio.initWritev()
 	return sio
 }
 
-// readsDirect reports whether the reader goroutine reads the socket
-// directly now.
-func (sio *sockIO) readsDirect() bool {
-	if !sio.direct && sio.buffered() == 0 {
+// Read is the session's transport read (the reader goroutine's only):
+// through the wrappers while they hold bytes of their own, then straight
+// from the socket.
+func (sio *sockIO) Read(b []byte) (int, error) {
+	if !sio.direct {
+		if sio.buffered() > 0 {
+			return sio.upstream.Read(b)
+		}
 		sio.direct = true
 	}
-	return sio.direct
+	return sio.read(b)
 }
 
 // read reads into b once, waiting for data as net.Conn.Read does.

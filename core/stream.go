@@ -167,15 +167,15 @@ func (st *Stream) Write(p []byte) (int, error) {
 	}
 	st.pend, st.written = p, 0
 	switch {
-	case st.canSendLocked() && len(p) < smallWrite:
+	case !st.canSendLocked():
+		st.blockedAt = time.Now()
+	case len(p) < smallWrite:
 		// A small write goes to the front of the next batch, so that
 		// it does not wait behind a batch's worth of bulk data from
 		// other streams, on this side and again in the peer's reader.
 		s.sender.ready.pushFront(st)
-	case st.canSendLocked():
-		s.sender.ready.push(st)
 	default:
-		st.blockedAt = time.Now()
+		s.sender.ready.push(st)
 	}
 	if st.writeWake == nil {
 		st.writeWake = make(chan struct{}, 1)
@@ -203,7 +203,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 			stop = errDeadline
 		}
 		s.sendMu.Lock()
-		if stop != nil && st.pend != nil && stopped == nil {
+		if stop != nil && st.pend != nil {
 			st.pend, stopped = nil, stop
 			if !st.finQueued && !st.rstQueued {
 				s.sender.ready.remove(st)

@@ -15,7 +15,8 @@ const lendPayload = true
 func (sio *sockIO) initWritev() { sio.writevFn = sio.writevAll }
 
 // writev writes all of bufs with writev, waiting for room as
-// net.Conn.Write does. bufs is consumed.
+// net.Conn.Write does. bufs is consumed; none of them may be empty (the
+// batch builder never makes an empty piece).
 func (sio *sockIO) writev(bufs [][]byte) error {
 	sio.wbufs, sio.werr = bufs, nil
 	err := sio.rc.Write(sio.writevFn)
@@ -26,18 +27,9 @@ func (sio *sockIO) writev(bufs [][]byte) error {
 
 // writevAll is the RawConn.Write callback for writev.
 func (sio *sockIO) writevAll(fd uintptr) bool {
-	for {
-		for len(sio.wbufs) > 0 && len(sio.wbufs[0]) == 0 {
-			sio.wbufs = sio.wbufs[1:]
-		}
-		if len(sio.wbufs) == 0 {
-			return true
-		}
+	for len(sio.wbufs) > 0 {
 		iov := sio.iovecs[:0]
 		for _, b := range sio.wbufs {
-			if len(b) == 0 {
-				continue
-			}
 			v := syscall.Iovec{Base: &b[0]}
 			v.SetLen(len(b))
 			iov = append(iov, v)
@@ -59,7 +51,7 @@ func (sio *sockIO) writevAll(fd uintptr) bool {
 			sio.werr = syscall.EIO
 			return true
 		}
-		for n > 0 { // consume what was written
+		for n > 0 { // drop what was written; the rest stays non-empty
 			k := min(n, len(sio.wbufs[0]))
 			sio.wbufs[0] = sio.wbufs[0][k:]
 			n -= k
@@ -68,4 +60,5 @@ func (sio *sockIO) writevAll(fd uintptr) bool {
 			}
 		}
 	}
+	return true
 }

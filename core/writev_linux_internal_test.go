@@ -13,27 +13,29 @@ import (
 )
 
 // readPayload reads frames from r until it has n bytes of Data payload
-// for stream id, and returns them.
-func readPayload(t *testing.T, r io.Reader, id uint32, n int) []byte {
-	t.Helper()
+// for stream id, and returns them. It runs on a goroutine of its own, so
+// it reports errors instead of failing the test.
+func readPayload(r io.Reader, id uint32, n int) ([]byte, error) {
 	br := bufio.NewReader(r)
 	var got []byte
 	hb := make([]byte, frameHeaderLen)
 	for len(got) < n {
-		_, err := io.ReadFull(br, hb)
-		require.NoError(t, err)
+		if _, err := io.ReadFull(br, hb); err != nil {
+			return got, err
+		}
 		h := decodeHeader(hb)
 		if h.typ != frameData {
 			continue // no other frame carries payload
 		}
 		p := make([]byte, h.length)
-		_, err = io.ReadFull(br, p)
-		require.NoError(t, err)
-		if h.typ == frameData && h.streamID == id {
+		if _, err := io.ReadFull(br, p); err != nil {
+			return got, err
+		}
+		if h.streamID == id {
 			got = append(got, p...)
 		}
 	}
-	return got
+	return got, nil
 }
 
 // TestLentWriteKeepsBuffer: over TCP the writer sends large payload from
@@ -84,13 +86,22 @@ func TestLentWriteKeepsBuffer(t *testing.T) {
 
 	// Let the transport drain and hand it back; once the Write returns,
 	// scribble over its buffer: the peer must still read the original.
-	peerGot := make(chan []byte, 1)
-	go func() { peerGot <- readPayload(t, sc, st.ID(), len(p)) }()
+	type payload struct {
+		b   []byte
+		err error
+	}
+	peerGot := make(chan payload, 1)
+	go func() {
+		b, err := readPayload(sc, st.ID(), len(p))
+		peerGot <- payload{b, err}
+	}()
 	require.NoError(t, <-written)
 	releaseTransport(cli)
 	r := <-done
 	clear(p)
 	require.Equal(t, len(want), r.n, "all of p was taken before the deadline")
 	require.NoError(t, r.err)
-	assert.Equal(t, want, <-peerGot)
+	got := <-peerGot
+	require.NoError(t, got.err)
+	assert.Equal(t, want, got.b)
 }
