@@ -73,7 +73,7 @@ type sender struct {
 
 	closing  bool  // flush, then send the final GoAway
 	abort    error // fatal error: send only the final GoAway with its code
-	finished bool  // the final GoAway is queued; drop everything else
+	finished bool  // the final GoAway is queued or the session is dead; drop everything else
 	busy     bool  // a goroutine is building or writing a batch
 
 	wbuf  []byte

@@ -415,6 +415,12 @@ func (s *Session) fail(err error) {
 // dead, which wakes every waiting call.
 func (s *Session) terminate(cause error) {
 	s.termOnce.Do(func() {
+		// The transport is going: the writer takes nothing more, so a
+		// Write still pending fails instead of handing its rest to a
+		// batch that can only fail.
+		s.sendMu.Lock()
+		s.sender.finished = true
+		s.sendMu.Unlock()
 		s.startClose(cause) // no-op if already closing; makes closing a prefix of dead
 		s.err = sessionClosedBy(cause)
 		close(s.dead)
