@@ -271,7 +271,8 @@ func (muxAddr) Network() string { return "netmux" }
 func (muxAddr) String() string  { return "netmux" }
 
 // NumStreams returns the number of streams the session holds: open, or
-// closed locally and waiting for the peer.
+// closed locally and waiting for the peer. It is 0 once the session has
+// ended.
 func (s *Session) NumStreams() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -425,6 +426,7 @@ func (s *Session) terminate(cause error) {
 		s.err = sessionClosedBy(cause)
 		close(s.dead)
 		s.wakeStreams(true)
+		s.forgetStreams()
 		if s.closeTimer != nil {
 			s.closeTimer.Stop()
 		}
@@ -460,6 +462,21 @@ func (s *Session) removeStream(st *Stream) {
 		}
 	}
 	if len(s.streams) == 0 && s.drained != nil {
+		close(s.drained)
+		s.drained = nil
+	}
+	s.mu.Unlock()
+}
+
+// forgetStreams drops every stream from a dead session, which no longer
+// holds any: the application's Stream values keep failing with the
+// session's error, and frames the reader still has buffered find their
+// stream forgotten, as after a normal close.
+func (s *Session) forgetStreams() {
+	s.mu.Lock()
+	clear(s.streams)
+	s.acceptQ = nil
+	if s.drained != nil {
 		close(s.drained)
 		s.drained = nil
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/netmux/netmux/core"
+	"github.com/netmux/netmux/transport/mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -263,4 +264,36 @@ func TestShutdownRefusesNewStreams(t *testing.T) {
 	require.NoError(t, a.Close())
 	require.NoError(t, b.Close())
 	require.NoError(t, <-done)
+}
+
+// A session that ends with streams open holds none of them afterwards,
+// while the application's Stream values keep failing.
+func TestDeadSessionHoldsNoStreams(t *testing.T) {
+	c1, c2 := mem.Pipe()
+	client, err := core.Client(c1, core.DefaultConfig())
+	require.NoError(t, err)
+	server, err := core.Server(c2, core.DefaultConfig())
+	require.NoError(t, err)
+	a, b := streamPair(t, client, server)
+	_, err = client.OpenStream(ctxT(t)) // left in the server's accept queue
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return server.Stats().AcceptQueue == 1 }, testTimeout, time.Millisecond)
+	require.Equal(t, 2, client.NumStreams())
+	require.Equal(t, 2, server.NumStreams())
+
+	require.NoError(t, c1.Close()) // the carrier fails under both sessions
+	for _, s := range []*core.Session{client, server} {
+		<-s.Done()
+		require.Error(t, s.Err())
+		assert.Equal(t, 0, s.NumStreams())
+		st := s.Stats()
+		assert.Equal(t, 0, st.StreamsActive)
+		assert.Equal(t, 0, st.AcceptQueue)
+	}
+	_, err = a.Write([]byte("x"))
+	require.ErrorIs(t, err, core.ErrSessionClosed)
+	_, err = b.Read(make([]byte, 1))
+	require.ErrorIs(t, err, core.ErrSessionClosed)
+	require.NoError(t, client.Close())
+	require.NoError(t, server.Close())
 }
