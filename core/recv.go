@@ -242,6 +242,10 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 				st.buf.write(b)
 			}
 			st.wakeReaderLocked()
+			if st.parked && !st.woken {
+				st.woken = true
+				s.woken.Add(1)
+			}
 		}
 		st.mu.Unlock()
 		fr.consume(len(b))

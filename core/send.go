@@ -44,8 +44,8 @@ type ctrlFrame struct {
 	st  *Stream
 }
 
-// smallWrite is the Write size under which a Write yields once before
-// writing inline, to share the write with other streams' frames.
+// smallWrite is the Write size under which a Write shares the next
+// transport write with other streams' frames when it can (Stream.Write).
 const smallWrite = 16 << 10
 
 // maxInlineBatches bounds how many batches an application goroutine
@@ -75,6 +75,7 @@ type sender struct {
 	abort    error // fatal error: send only the final GoAway with its code
 	finished bool  // the final GoAway is queued or the session is dead; drop everything else
 	busy     bool  // a goroutine is building or writing a batch
+	yield    bool  // a small Write left its frame to be shared (Stream.Write)
 
 	wbuf  []byte
 	sent  []*Stream   // streams whose FIN the current batch carries
@@ -177,6 +178,7 @@ var errControlFlood = protocolErrorf(CodeEnhanceYourCalm, "control frame queue f
 func (s *Session) writeLoop() {
 	defer s.wg.Done()
 	w := &s.sender
+	yielded := false
 	for {
 		s.sendMu.Lock()
 		if w.busy { // a caller is writing; it wakes us if it leaves work
@@ -188,6 +190,19 @@ func (s *Session) writeLoop() {
 				return
 			}
 		}
+		if w.yield && !yielded {
+			// A small Write left its frame to be shared (Stream.Write):
+			// let the goroutines the reader woke queue theirs, once,
+			// then write what is queued (yielding up to four times
+			// while some were still to run did not do better).
+			w.yield, yielded = false, true
+			s.sendMu.Unlock()
+			if s.woken.Load() > 0 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		w.yield, yielded = false, false
 		batch, last := s.buildBatchLocked()
 		abort := w.abort
 		w.busy = len(batch) > 0
@@ -226,19 +241,9 @@ func (s *Session) writeLoop() {
 // while nobody else is writing, until st's pending Write is taken (with st
 // nil, one batch), and leaves what remains to the writer goroutine. It
 // reports whether it took over the writer's job; if not, the caller wakes
-// the writer goroutine. It never writes the final GoAway. small says the
-// caller's frame is small (under smallWrite).
-func (s *Session) flushInline(st *Stream, small bool) bool {
+// the writer goroutine. It never writes the final GoAway.
+func (s *Session) flushInline(st *Stream) bool {
 	w := &s.sender
-	if small {
-		// Let the goroutines that are ready to run queue their frames
-		// first, so that one transport write carries them all: with many
-		// streams sending small frames, each write costs a system call
-		// (on loopback, the whole TCP path) and sharing it doubles the
-		// rpc rate. A large write fills a batch by itself, and yielding
-		// there cost bulk64 a quarter of its rate.
-		runtime.Gosched()
-	}
 	for i := 0; i < maxInlineBatches; i++ {
 		s.sendMu.Lock()
 		if w.busy || w.closing || w.abort != nil || w.finished {
@@ -566,7 +571,7 @@ func (s *Session) sendWindowUpdate(st *Stream, delta uint32) {
 	}
 	err := s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
 	s.failFlood(err)
-	if st.rdl.armed.Load() || !s.flushInline(nil, false) {
+	if st.rdl.armed.Load() || !s.flushInline(nil) {
 		s.wakeWriter()
 	}
 }

@@ -26,6 +26,8 @@ type Stream struct {
 	readClosed bool          // CloseRead or Close: discard, return no credit
 	closed     bool          // Close: data arriving now is answered with RST
 	reset      bool          // reset by either side
+	parked     bool          // a Read waits on readWake
+	woken      bool          // the reader woke that Read, which has not run since (counted in Session.woken)
 	readErr    error         // set by a reset
 	readWake   chan struct{} // capacity 1, made by the first blocked Read
 	timer      *time.Timer   // open timeout, then close timeout
@@ -93,6 +95,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 	s := st.s
 	for {
 		st.mu.Lock()
+		st.unparkLocked()
 		if st.buf.len() > 0 && len(p) > 0 {
 			n := st.buf.read(p)
 			st.rw.consume(uint32(n))
@@ -131,12 +134,25 @@ func (st *Stream) Read(p []byte) (int, error) {
 			return 0, err
 		}
 		wake := st.readWake
+		st.parked = true
 		st.mu.Unlock()
 		select { // not on s.dead: terminate wakes every stream
 		case <-wake:
 		case <-st.rdl.wait():
+			st.mu.Lock()
+			st.unparkLocked()
+			st.mu.Unlock()
 			return 0, errDeadline
 		}
+	}
+}
+
+// unparkLocked records that the stream's Read is running. Call with mu.
+func (st *Stream) unparkLocked() {
+	st.parked = false
+	if st.woken {
+		st.woken = false
+		st.s.woken.Add(-1)
 	}
 }
 
@@ -166,6 +182,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	st.pend, st.written = p, 0
+	share := false
 	switch {
 	case !st.canSendLocked():
 		st.blockedAt = time.Now()
@@ -174,6 +191,15 @@ func (st *Stream) Write(p []byte) (int, error) {
 		// it does not wait behind a batch's worth of bulk data from
 		// other streams, on this side and again in the peer's reader.
 		s.sender.ready.pushFront(st)
+		// Goroutines whose Reads the reader woke and that have yet to
+		// run are likely to write too (a server's handlers answering
+		// the requests of one transport read): writing now would cost
+		// each of them a transport write of its own, the whole TCP
+		// path on loopback. The frame is left to whoever writes next:
+		// the last of them, inline, or the writer goroutine, which
+		// first lets them run once (writeLoop).
+		share = s.woken.Load() > 0
+		s.sender.yield = s.sender.yield || share
 	default:
 		s.sender.ready.push(st)
 	}
@@ -184,7 +210,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 	s.sendMu.Unlock()
 	// With a write deadline set, the write must stay interruptible: leave
 	// the transport write, which may block, to the writer goroutine.
-	if st.wdl.armed.Load() || !s.flushInline(st, len(p) < smallWrite) {
+	if share || st.wdl.armed.Load() || !s.flushInline(st) {
 		s.wakeWriter()
 	}
 
