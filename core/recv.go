@@ -225,6 +225,9 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 	if answer {
 		st.resetAfterFin(CodeCancel)
 	}
+	// A Read woken by a small frame (a request, say) is likely to answer
+	// with a small Write: Session.woken counts it (see Stream.Write).
+	small := n < smallWrite
 	// Large pieces stay where the transport read put them (the stream
 	// shares the chunk); small ones are copied into the stream's blocks.
 	fr := s.fr
@@ -242,7 +245,7 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 				st.buf.write(b)
 			}
 			st.wakeReaderLocked()
-			if st.parked && !st.woken {
+			if small && st.parked && !st.woken {
 				st.woken = true
 				s.woken.Add(1)
 			}
