@@ -34,7 +34,7 @@ type Session struct {
 
 	sender              // writer state, guarded by sendMu
 	fr     *frameReader // owned by readLoop
-	woken  atomic.Int32 // streams whose parked Read the reader woke and that have not run since
+	woken  atomic.Int32 // streams whose parked Read a small Data frame woke, not run since (Stream.Write)
 	budget budget
 	rtt    atomic.Int64 // smoothed round-trip time in nanoseconds
 	pinger pinger

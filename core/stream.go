@@ -198,8 +198,9 @@ func (st *Stream) Write(p []byte) (int, error) {
 		// path on loopback. The frame is left to whoever writes next:
 		// the last of them, inline, or the writer goroutine, which
 		// first lets them run once (writeLoop).
-		share = s.woken.Load() > 0
-		s.sender.yield = s.sender.yield || share
+		if s.woken.Load() > 0 {
+			share, s.sender.yield = true, true
+		}
 	default:
 		s.sender.ready.push(st)
 	}
