@@ -371,7 +371,7 @@ func (s *Session) startClose(cause error) {
 		s.sender.closing = true
 		s.sendMu.Unlock()
 		close(s.closing)
-		s.wakeStreams(false)
+		s.wakeWriters()
 		s.wakeWriter()
 		s.closeTimer = time.AfterFunc(s.cfg.CloseTimeout, func() {
 			s.terminate(cause)
@@ -425,9 +425,11 @@ func (s *Session) terminate(cause error) {
 		s.sendMu.Unlock()
 		s.startClose(cause) // no-op if already closing; makes closing a prefix of dead
 		s.err = sessionClosedBy(cause)
+		// Forgotten before dead is closed, so that whoever sees the
+		// session dead sees it hold no streams.
+		streams := s.forgetStreams()
 		close(s.dead)
-		s.wakeStreams(true)
-		s.forgetStreams()
+		wakeReaders(streams)
 		if s.closeTimer != nil {
 			s.closeTimer.Stop()
 		}
@@ -469,47 +471,52 @@ func (s *Session) removeStream(st *Stream) {
 	s.mu.Unlock()
 }
 
-// forgetStreams drops every stream from a dead session, which no longer
-// holds any: the application's Stream values keep failing with the
-// session's error, and frames the reader still has buffered find their
-// stream forgotten, as after a normal close.
-func (s *Session) forgetStreams() {
+// forgetStreams drops every stream from a session that is ending, which
+// then holds none, and returns them. The application's Stream values keep
+// failing with the session's error, and frames the reader still has
+// buffered find their stream forgotten, as after a normal close.
+func (s *Session) forgetStreams() []*Stream {
 	s.mu.Lock()
+	list := s.streamsLocked()
 	clear(s.streams)
 	s.acceptQ = nil
-	if s.drained != nil {
-		close(s.drained)
-		s.drained = nil
-	}
 	s.mu.Unlock()
+	return list
 }
 
-// wakeStreams wakes every blocked Write (once closing is closed) or
-// Read (once dead is closed): they wait on their own channels only, not
-// on the session's, whose locks hundreds of blocked streams would
-// otherwise contend for on every wake-up. A call that started waiting
-// earlier is woken here; one that starts later sees the closed channel
-// before it waits (under the same stream lock). Call it without locks.
-func (s *Session) wakeStreams(readers bool) {
-	s.mu.Lock()
+// streamsLocked lists the session's streams. Call with mu held.
+func (s *Session) streamsLocked() []*Stream {
 	list := make([]*Stream, 0, len(s.streams))
 	for _, st := range s.streams {
 		list = append(list, st)
 	}
+	return list
+}
+
+// wakeWriters wakes every blocked Write once closing is closed, and
+// wakeReaders every blocked Read of streams once dead is closed: they wait
+// on their own channels only, not on the session's, whose locks hundreds
+// of blocked streams would otherwise contend for on every wake-up. A call
+// that started waiting earlier is woken here; one that starts later sees
+// the closed channel before it waits (under the same stream lock). Call
+// them without locks.
+func (s *Session) wakeWriters() {
+	s.mu.Lock()
+	list := s.streamsLocked()
 	s.mu.Unlock()
-	if readers {
-		for _, st := range list {
-			st.mu.Lock()
-			st.wakeReaderLocked()
-			st.mu.Unlock()
-		}
-		return
-	}
 	s.sendMu.Lock()
 	for _, st := range list {
 		st.notifyWriter()
 	}
 	s.sendMu.Unlock()
+}
+
+func wakeReaders(streams []*Stream) {
+	for _, st := range streams {
+		st.mu.Lock()
+		st.wakeReaderLocked()
+		st.mu.Unlock()
+	}
 }
 
 // signal does a non-blocking send on a capacity-1 wake-up channel.

@@ -41,19 +41,17 @@ func carrierIO(conn io.Reader) (*net.TCPConn, *sockIO) {
 // session reads through conn until none are left (sockIO.Read). With a
 // wrapper that cannot say, it returns nil.
 func sockIOOf(conn io.Reader, tcp *net.TCPConn, wrappers []any) *sockIO {
-	var holders []interface{ Buffered() int }
+	holders := make([]bufferedHolder, 0, len(wrappers))
 	for _, w := range wrappers {
-		h, ok := w.(interface{ Buffered() int })
+		h, ok := w.(bufferedHolder)
 		if !ok {
 			return nil
 		}
 		holders = append(holders, h)
 	}
-	return newSockIO(tcp, conn, func() int {
-		n := 0
-		for _, h := range holders {
-			n += h.Buffered()
-		}
-		return n
-	})
+	return newSockIO(tcp, conn, holders)
 }
+
+// bufferedHolder is a wrapper that says how many bytes it holds of its
+// own (see sockIOOf).
+type bufferedHolder interface{ Buffered() int }

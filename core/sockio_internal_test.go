@@ -29,17 +29,12 @@ func (r *replay) Read(b []byte) (int, error) {
 func (r *replay) TransparentConn() net.Conn { return r.Conn }
 func (r *replay) Buffered() int             { return r.head.Len() }
 
-// opaque wraps a connection transparently but cannot say what it holds.
-type opaque struct{ net.Conn }
-
-func (o opaque) TransparentConn() net.Conn { return o.Conn }
-
 func TestCarrierIO(t *testing.T) {
 	c, sc := tcpPair(t)
 	sock := func(conn io.Reader) *sockIO { _, sio := carrierIO(conn); return sio }
 	assert.NotNil(t, sock(c), "a TCP connection")
 	assert.NotNil(t, sock(&replay{Conn: sc, head: bytes.NewReader(nil)}), "a wrapper that reports what it buffers")
-	tcp, sio := carrierIO(opaque{c})
+	tcp, sio := carrierIO(transparent{c}) // pathrtt_internal_test.go
 	assert.Same(t, c, tcp)
 	assert.Nil(t, sio, "a wrapper that cannot say what it buffers is read through")
 	a, b := net.Pipe()

@@ -11,7 +11,7 @@ import (
 // connection (see sockio.go).
 type sockIO struct{}
 
-func newSockIO(*net.TCPConn, io.Reader, func() int) *sockIO { return nil }
+func newSockIO(*net.TCPConn, io.Reader, []bufferedHolder) *sockIO { return nil }
 
 func (*sockIO) Read([]byte) (int, error) { panic("netmux: no direct socket I/O here") }
 func (*sockIO) write([]byte) error       { panic("netmux: no direct socket I/O here") }

@@ -18,11 +18,11 @@ type sockIO struct {
 	mu           sync.Mutex // held for each read or write system call
 	laddr, raddr net.Addr   // for errors
 
-	// buffered reports bytes the wrappers above the socket still hold;
-	// Read goes through them (upstream) until there are none, then sets
+	// Read goes through the wrappers above the socket (upstream) while
+	// any of them (holders) still holds bytes of its own, then sets
 	// direct.
 	upstream io.Reader
-	buffered func() int
+	holders  []bufferedHolder
 	direct   bool
 
 	// The callbacks and their arguments and results live here, made
@@ -42,12 +42,12 @@ type sockIO struct {
 	writevFn func(fd uintptr) bool
 }
 
-func newSockIO(c *net.TCPConn, upstream io.Reader, buffered func() int) *sockIO {
+func newSockIO(c *net.TCPConn, upstream io.Reader, holders []bufferedHolder) *sockIO {
 	rc, err := c.SyscallConn()
 	if err != nil {
 		return nil
 	}
-	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), upstream: upstream, buffered: buffered}
+	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), upstream: upstream, holders: holders}
 	sio.readFn = sio.readOnce
 	sio.writeFn = sio.writeAll
 	sio.initWritev()
@@ -59,8 +59,10 @@ func newSockIO(c *net.TCPConn, upstream io.Reader, buffered func() int) *sockIO 
 // from the socket.
 func (sio *sockIO) Read(b []byte) (int, error) {
 	if !sio.direct {
-		if sio.buffered() > 0 {
-			return sio.upstream.Read(b)
+		for _, h := range sio.holders {
+			if h.Buffered() > 0 {
+				return sio.upstream.Read(b)
+			}
 		}
 		sio.direct = true
 	}

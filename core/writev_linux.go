@@ -2,6 +2,7 @@ package core
 
 import (
 	"cmp"
+	"io"
 	"os"
 	"syscall"
 	"unsafe"
@@ -48,7 +49,7 @@ func (sio *sockIO) writevAll(fd uintptr) bool {
 			sio.werr = os.NewSyscallError("writev", e)
 			return true
 		case n == 0:
-			sio.werr = syscall.EIO
+			sio.werr = io.ErrShortWrite
 			return true
 		}
 		for n > 0 { // drop what was written; the rest stays non-empty
