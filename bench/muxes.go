@@ -287,6 +287,13 @@ func (m netmuxMux) setup() (sessionLike, sessionLike, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return netmuxOver(ln, d, ln.Addr().String(), m.name())
+}
+
+// netmuxOver starts a server session from ln and a client session dialed
+// with d to addr, both with core.DefaultConfig(). It closes ln on
+// failure, and otherwise with the server session.
+func netmuxOver(ln transport.Listener, d transport.Dialer, addr, name string) (sessionLike, sessionLike, error) {
 	cfg := core.DefaultConfig()
 	sl, err := transport.NewListener(ln, cfg)
 	if err != nil {
@@ -304,7 +311,7 @@ func (m netmuxMux) setup() (sessionLike, sessionLike, error) {
 	}()
 	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 	defer cancel()
-	cs, err := transport.Dial(ctx, d, sl.Addr().String(), cfg)
+	cs, err := transport.Dial(ctx, d, addr, cfg)
 	if err != nil {
 		sl.Close()
 		return nil, nil, err
@@ -323,7 +330,7 @@ func (m netmuxMux) setup() (sessionLike, sessionLike, error) {
 	case <-ctx.Done():
 		cs.Close()
 		sl.Close()
-		return nil, nil, fmt.Errorf("netmux+%s: no server session: %w", m.carrier, ctx.Err())
+		return nil, nil, fmt.Errorf("%s: no server session: %w", name, ctx.Err())
 	}
 }
 
@@ -410,8 +417,23 @@ func (yamuxMux) setup() (sessionLike, sessionLike, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return yamuxOver(c, s, yamuxConfig(0))
+}
+
+// yamuxConfig is yamux's default configuration, with its log discarded
+// and, if window is not 0, that maximum stream window.
+func yamuxConfig(window uint32) *yamux.Config {
 	cfg := yamux.DefaultConfig()
 	cfg.LogOutput = io.Discard
+	if window != 0 {
+		cfg.MaxStreamWindowSize = window
+	}
+	return cfg
+}
+
+// yamuxOver starts a yamux client on c and a server on s, closing both
+// on failure.
+func yamuxOver(c, s io.ReadWriteCloser, cfg *yamux.Config) (sessionLike, sessionLike, error) {
 	cs, err := yamux.Client(c, cfg)
 	if err != nil {
 		c.Close()
@@ -444,8 +466,14 @@ func (m smuxMux) setup() (sessionLike, sessionLike, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	return smuxOver(c, s, m.version)
+}
+
+// smuxOver starts an smux client on c and a server on s with the default
+// configuration and the given protocol version, closing both on failure.
+func smuxOver(c, s io.ReadWriteCloser, version int) (sessionLike, sessionLike, error) {
 	cfg := smux.DefaultConfig()
-	cfg.Version = m.version
+	cfg.Version = version
 	cs, err := smux.Client(c, cfg)
 	if err != nil {
 		c.Close()
