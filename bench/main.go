@@ -9,6 +9,13 @@
 //	go run -C bench . -scenarios bulk1,rpc -rounds 5
 //	go run -C bench . -muxes transports        # netmux over tcp, tls, ws, quic, kcp
 //	go run -C bench . -muxes netmux -scenarios bulk1 -rounds 10 -cpuprofile cpu.pprof
+//	go run -C bench . -scenarios wan -rounds 1     # opt-in: over emulated 50 and 200 ms links (~7 min)
+//	go run -C bench . -scenarios sessions -muxes netmux,yamux,smux-v1   # opt-in: 10,000 idle session pairs
+//
+// The opt-in scenarios are not in "all": wan (wan50x1, wan50x8, wan200x1,
+// wan200x8) runs its own muxes (-wanmuxes over -wancarriers) through an
+// emulated link (link.go) and takes about 7 minutes a round; sessions
+// holds 20,000 sockets and, with today's netmux, gigabytes of heap.
 //
 // docs/benchmarks.md in the repository explains the scenarios and keeps
 // the latest results.
@@ -23,6 +30,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -33,6 +41,7 @@ import (
 type config struct {
 	scenarios []scenario
 	muxes     []mux
+	wanMuxes  []mux // the wan scenarios' muxes, in place of muxes
 	rounds    int
 	params    params
 	short     bool
@@ -55,9 +64,19 @@ func main() {
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the -profilemux runs, one file per scenario")
 	profileMux := flag.String("profilemux", "netmux", "the mux whose runs -cpuprofile and -memprofile record")
 	quiet := flag.Bool("q", false, "no per-run progress lines on stderr")
+	wanMuxList := flag.String("wanmuxes", defaultWANBases, "the wan scenarios' muxes, each over every -wancarriers: "+strings.Join(wanBases, ", ")+
+		" (tcp is the carrier alone, a connection per stream)")
+	wanCarriers := flag.String("wancarriers", defaultWANCarriers, "the wan scenarios' carriers: tcp, tls, ws")
+	pairs := flag.Int("pairs", 0, "sessions: idle session pairs (0: 10,000, or 50 with -short)")
 	flag.Parse()
 
 	cfg, err := makeConfig(*scenarioList, *muxList, *rounds, *short)
+	if err == nil {
+		cfg.wanMuxes, err = parseWANMuxes(*wanMuxList, *wanCarriers)
+	}
+	if *pairs > 0 {
+		cfg.params.SessionPairs = *pairs
+	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		flag.Usage()
@@ -91,12 +110,22 @@ func main() {
 	}
 }
 
+// scenarioNames lists the scenarios, the opt-in ones (which "all" leaves
+// out) in brackets, and the groups.
 func scenarioNames() string {
-	var names []string
+	var names, optIn, groups []string
 	for _, sc := range scenarios {
-		names = append(names, sc.Name)
+		if !sc.optIn {
+			names = append(names, sc.Name)
+			continue
+		}
+		optIn = append(optIn, sc.Name)
+		if g := sc.group; g != "" && !slices.Contains(groups, g) {
+			groups = append(groups, g)
+			optIn = append(optIn, g+" (every "+g+"*)")
+		}
 	}
-	return strings.Join(names, ", ")
+	return strings.Join(names, ", ") + "; opt-in, not in all: " + strings.Join(optIn, ", ")
 }
 
 func makeConfig(scenarioList, muxList string, rounds int, short bool) (config, error) {
@@ -111,8 +140,17 @@ func makeConfig(scenarioList, muxList string, rounds int, short bool) (config, e
 		switch n = strings.TrimSpace(n); n {
 		case "":
 		case "all":
-			cfg.scenarios = append(cfg.scenarios, scenarios...)
+			for _, sc := range scenarios {
+				if !sc.optIn {
+					cfg.scenarios = append(cfg.scenarios, sc)
+				}
+			}
 		default:
+			group := groupScenarios(n)
+			if len(group) > 0 {
+				cfg.scenarios = append(cfg.scenarios, group...)
+				continue
+			}
 			sc, ok := findScenario(n)
 			if !ok {
 				return cfg, fmt.Errorf("unknown scenario %q (known: %s)", n, scenarioNames())
@@ -124,7 +162,10 @@ func makeConfig(scenarioList, muxList string, rounds int, short bool) (config, e
 		return cfg, fmt.Errorf("no scenarios selected")
 	}
 	var err error
-	cfg.muxes, err = parseMuxes(muxList)
+	if cfg.muxes, err = parseMuxes(muxList); err != nil {
+		return cfg, err
+	}
+	cfg.wanMuxes, err = parseWANMuxes(defaultWANBases, defaultWANCarriers)
 	return cfg, err
 }
 
@@ -195,12 +236,10 @@ func run(cfg config, out io.Writer) report {
 		cpu0, haveCPU := readCPUTimes()
 		samples := map[string]map[string][]float64{}
 		failures := map[string][]string{}
+		muxes := muxesFor(&cfg, sc)
 		for r := range cfg.rounds {
-			for i := range cfg.muxes {
-				m := cfg.muxes[(i+r)%len(cfg.muxes)] // rotate the order each round
-				if !runsScenario(m, sc.Name) {
-					continue
-				}
+			for i := range muxes {
+				m := muxes[(i+r)%len(muxes)] // rotate the order each round
 				profiled := cfg.prof.wants(m.name())
 				if profiled {
 					if err := cfg.prof.start(); err != nil {
@@ -235,10 +274,7 @@ func run(cfg config, out io.Writer) report {
 			}
 		}
 		sr := scenarioReport{Name: sc.Name, Desc: sc.Desc, Metrics: sc.Metrics}
-		for _, m := range cfg.muxes {
-			if !runsScenario(m, sc.Name) {
-				continue
-			}
+		for _, m := range muxes {
 			mr := muxResult{Mux: m.name(), Metrics: map[string]summary{}, Errors: failures[m.name()]}
 			for k, v := range samples[m.name()] {
 				mr.Metrics[k] = summarize(v)
@@ -434,6 +470,22 @@ func describe(name string, p params) string {
 		return fmt.Sprintf("%d streams held open idle; heap and goroutines per stream, both ends", p.IdleStreams)
 	case "allocs":
 		return fmt.Sprintf("%d roundtrips of %s write + echo on one stream", p.AllocRounds, size(int64(p.AllocSize)))
+	case "wan50x1", "wan200x1", "wan50x8", "wan200x8":
+		link := p.WANLinks[0]
+		if strings.HasPrefix(name, "wan200") {
+			link = p.WANLinks[1]
+		}
+		what := "one stream writes"
+		if strings.HasSuffix(name, "x8") {
+			what = fmt.Sprintf("%d streams write", p.WANStreams)
+		}
+		d := fmt.Sprintf("link %v; %s %s chunks non-stop; received in %v after %v", link, what, size(int64(p.WriteSize)), p.WANMeasure, p.WANWarmup)
+		if strings.HasSuffix(name, "x8") {
+			d += fmt.Sprintf("; beside them %d B echo RPCs", p.RPCSize)
+		}
+		return d + "; heap: both ends, after GC at the end"
+	case "sessions":
+		return fmt.Sprintf("%d idle session pairs over loopback TCP, %d dialing at once; heap+stacks and goroutines per end", p.SessionPairs, p.SessionDialers)
 	}
 	return name
 }

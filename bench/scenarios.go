@@ -29,6 +29,21 @@ type params struct {
 	AllocRounds   int           `json:"alloc_rounds"`    // allocs: measured roundtrips
 	AllocSize     int           `json:"alloc_size"`      // allocs: message size
 	RunTimeout    time.Duration `json:"run_timeout_ns"`  // a run taking longer fails
+
+	WANLinks   [2]linkSpec   `json:"wan_links"`      // wan50x*, wan200x*: the two emulated links
+	WANStreams int           `json:"wan_streams"`    // wan*x8: bulk streams
+	WANWarmup  time.Duration `json:"wan_warmup_ns"`  // wan: writing before the measured window
+	WANMeasure time.Duration `json:"wan_measure_ns"` // wan: the measured window
+
+	SessionPairs   int           `json:"session_pairs"`      // sessions: idle pairs held
+	SessionDialers int           `json:"session_dialers"`    // sessions: dialing at once
+	SessionsSettle time.Duration `json:"sessions_settle_ns"` // sessions: idle before measuring
+}
+
+// wanLink is a link of rtt and rate (bytes/s) whose queue holds 20 ms
+// of its rate.
+func wanLink(rtt time.Duration, rate float64) linkSpec {
+	return linkSpec{Rate: rate, Delay: rtt / 2, Queue: int(rate / 50)}
 }
 
 func fullParams() params {
@@ -48,6 +63,16 @@ func fullParams() params {
 		AllocRounds:   20000,
 		AllocSize:     4 << 10,
 		RunTimeout:    3 * time.Minute,
+		WANLinks: [2]linkSpec{
+			wanLink(50*time.Millisecond, 50<<20),
+			wanLink(200*time.Millisecond, 100<<20),
+		},
+		WANStreams:     8,
+		WANWarmup:      time.Second,
+		WANMeasure:     4 * time.Second,
+		SessionPairs:   10000,
+		SessionDialers: 16,
+		SessionsSettle: 500 * time.Millisecond,
 	}
 }
 
@@ -70,6 +95,17 @@ func shortParams() params {
 		AllocRounds:   200,
 		AllocSize:     4 << 10,
 		RunTimeout:    time.Minute,
+		// Short links, so that a smoke run takes seconds.
+		WANLinks: [2]linkSpec{
+			wanLink(10*time.Millisecond, 16<<20),
+			wanLink(20*time.Millisecond, 32<<20),
+		},
+		WANStreams:     4,
+		WANWarmup:      100 * time.Millisecond,
+		WANMeasure:     300 * time.Millisecond,
+		SessionPairs:   50,
+		SessionDialers: 4,
+		SessionsSettle: 20 * time.Millisecond,
 	}
 }
 
@@ -86,6 +122,39 @@ type scenario struct {
 	Desc    string
 	Metrics []metric // the first is the headline
 	run     func(c, s sessionLike, p params) (map[string]float64, error)
+
+	// optIn scenarios run only when named (or their group is), not
+	// under "all": they are long or need a lot of memory.
+	optIn bool
+	// group is a name that selects every scenario carrying it ("wan").
+	group string
+	// muxes, if set, replaces the -muxes list for this scenario.
+	muxes func(cfg *config) []mux
+	// runMux, if set, runs the scenario on the mux itself in place of
+	// run on a pair from m.setup (the scenario makes its own pairs).
+	runMux func(m mux, p params) (map[string]float64, error)
+	// takes, if set, says which muxes can run the scenario at all.
+	takes func(m mux) bool
+}
+
+// takesPart says whether m runs sc.
+func takesPart(m mux, sc scenario) bool {
+	return runsScenario(m, sc.Name) && (sc.takes == nil || sc.takes(m))
+}
+
+// muxesFor is the muxes that run sc under cfg.
+func muxesFor(cfg *config, sc scenario) []mux {
+	all := cfg.muxes
+	if sc.muxes != nil {
+		all = sc.muxes(cfg)
+	}
+	var out []mux
+	for _, m := range all {
+		if takesPart(m, sc) {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 var scenarios = []scenario{
@@ -147,6 +216,22 @@ var scenarios = []scenario{
 		},
 		run: runAllocs,
 	},
+	wanScenario("wan50x1", 0, 1),
+	wanScenario("wan50x8", 0, 8),
+	wanScenario("wan200x1", 1, 1),
+	wanScenario("wan200x8", 1, 8),
+	sessionsScenario,
+}
+
+// groupScenarios returns the scenarios of a group ("wan"), or nil.
+func groupScenarios(group string) []scenario {
+	var out []scenario
+	for _, sc := range scenarios {
+		if sc.group == group {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 func findScenario(name string) (scenario, bool) {
@@ -162,6 +247,9 @@ func findScenario(name string) (scenario, bool) {
 // A run that takes longer than p.RunTimeout fails; its sessions are closed
 // to unblock it.
 func runOnce(m mux, sc scenario, p params) (map[string]float64, error) {
+	if sc.runMux != nil {
+		return sc.runMux(m, p)
+	}
 	c, s, err := m.setup()
 	if err != nil {
 		return nil, fmt.Errorf("setup: %w", err)

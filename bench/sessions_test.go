@@ -1,0 +1,37 @@
+package main
+
+import (
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSessionsShort holds a few idle session pairs of each library: all
+// must be established (runSessions fails otherwise) and each end must
+// hold some memory and at least one goroutine (its reader).
+func TestSessionsShort(t *testing.T) {
+	p := shortParams()
+	for _, name := range []string{"netmux", "yamux", "smux-v1", "smux-v2"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := newMux(name)
+			require.NoError(t, err)
+			res, err := runOnce(m, sessionsScenario, p)
+			require.NoError(t, err)
+			assert.Positive(t, res["kib_per_end"])
+			assert.GreaterOrEqual(t, res["goroutines_per_end"], 0.9)
+			assert.Less(t, res["goroutines_per_end"], 10.0)
+			assert.Positive(t, res["sessions_per_sec"])
+		})
+	}
+}
+
+func TestRaiseFileLimit(t *testing.T) {
+	var lim syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
+	require.NoError(t, raiseFileLimit(lim.Cur), "a limit already met")
+	var after syscall.Rlimit
+	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &after))
+	assert.Equal(t, lim, after)
+}
