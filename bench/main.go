@@ -485,7 +485,7 @@ func describe(name string, p params) string {
 		}
 		return d + "; heap: both ends, after GC at the end"
 	case "sessions":
-		return fmt.Sprintf("%d idle session pairs over loopback TCP, %d dialing at once; heap+stacks and goroutines per end", p.SessionPairs, p.SessionDialers)
+		return fmt.Sprintf("%d idle session pairs (or as many as the open-file limit allows) over loopback TCP, %d dialing at once; heap+stacks and goroutines per end", p.SessionPairs, p.SessionDialers)
 	}
 	return name
 }

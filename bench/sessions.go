@@ -2,9 +2,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -29,6 +31,7 @@ var sessionsScenario = scenario{
 		{Key: "kib_per_end", Label: "heap+stack KiB/end", Lower: true},
 		{Key: "goroutines_per_end", Label: "goroutines/end", Lower: true},
 		{Key: "sessions_per_sec", Label: "pairs/s"},
+		{Key: "pairs", Label: "pairs held"},
 	},
 	optIn:  true,
 	takes:  func(m mux) bool { _, ok := pairSourceOf(m); return ok },
@@ -134,25 +137,48 @@ func netPairs(client, server func(net.Conn) (io.Closer, error)) (pairSource, err
 	}, nil
 }
 
-// raiseFileLimit makes sure this process may hold need open files,
-// raising the hard limit too where it is allowed to (as root).
-func raiseFileLimit(need uint64) error {
+// raiseFileLimit raises this process's open-file limit towards need
+// (the hard limit too where it may: as root with CAP_SYS_RESOURCE) and
+// returns the limit it got.
+func raiseFileLimit(need uint64) (uint64, error) {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return err
+		return 0, err
 	}
 	if lim.Cur >= need {
-		return nil
+		return lim.Cur, nil
 	}
 	want := syscall.Rlimit{Cur: need, Max: max(lim.Max, need)}
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &want); err == nil {
-		return nil
+		return need, nil
 	}
-	if lim.Max >= need {
-		lim.Cur = need
-		return syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim)
+	lim.Cur = min(need, lim.Max)
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		return 0, err
 	}
-	return fmt.Errorf("%d open files needed, the limit is %d and cannot be raised", need, lim.Max)
+	return lim.Cur, nil
+}
+
+// filesSpare is the open files a sessions run leaves for everything else.
+const filesSpare = 64
+
+var fewerOnce sync.Once
+
+// pairsWithin is how many of n pairs fit in the open-file limit, both
+// ends' sockets in this process; it says so on stderr when fewer than n.
+func pairsWithin(n int) (int, error) {
+	lim, err := raiseFileLimit(uint64(2*n + filesSpare))
+	if err != nil {
+		return 0, fmt.Errorf("open-file limit: %w", err)
+	}
+	fit := int(max(lim, filesSpare)-filesSpare) / 2
+	if fit < n {
+		fewerOnce.Do(func() {
+			fmt.Fprintf(os.Stderr, "sessions: %d pairs, not %d: the open-file limit is %d and this process may not raise it\n", fit, n, lim)
+		})
+		return fit, nil
+	}
+	return n, nil
 }
 
 // memInUse returns HeapInuse + StackInuse after two collections (the
@@ -173,9 +199,12 @@ func runSessions(m mux, p params) (map[string]float64, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s cannot run sessions", m.name())
 	}
-	n := p.SessionPairs
-	if err := raiseFileLimit(uint64(2*n + 512)); err != nil {
+	n, err := pairsWithin(p.SessionPairs)
+	if err != nil {
 		return nil, err
+	}
+	if n < 1 {
+		return nil, errors.New("no room for a session pair under the open-file limit")
 	}
 	mem0, g0 := memInUse(), runtime.NumGoroutine()
 	src, err := newSource()
@@ -242,6 +271,7 @@ func runSessions(m mux, p params) (map[string]float64, error) {
 			"kib_per_end":        float64(int64(mem1)-int64(mem0)) / ends / 1024,
 			"goroutines_per_end": float64(g1-g0) / ends,
 			"sessions_per_sec":   perSec(int64(n), elapsed),
+			"pairs":              float64(n),
 		}
 	}
 

@@ -23,6 +23,7 @@ func TestSessionsShort(t *testing.T) {
 			assert.GreaterOrEqual(t, res["goroutines_per_end"], 0.9)
 			assert.Less(t, res["goroutines_per_end"], 10.0)
 			assert.Positive(t, res["sessions_per_sec"])
+			assert.EqualValues(t, p.SessionPairs, res["pairs"], "pairs held")
 		})
 	}
 }
@@ -30,8 +31,19 @@ func TestSessionsShort(t *testing.T) {
 func TestRaiseFileLimit(t *testing.T) {
 	var lim syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim))
-	require.NoError(t, raiseFileLimit(lim.Cur), "a limit already met")
+	got, err := raiseFileLimit(lim.Cur)
+	require.NoError(t, err, "a limit already met")
+	assert.Equal(t, lim.Cur, got)
 	var after syscall.Rlimit
 	require.NoError(t, syscall.Getrlimit(syscall.RLIMIT_NOFILE, &after))
 	assert.Equal(t, lim, after)
+
+	n, err := pairsWithin(10)
+	require.NoError(t, err)
+	assert.Equal(t, 10, n)
+	// More pairs than any limit allows: as many as fit, fewer than asked.
+	n, err = pairsWithin(1 << 30)
+	require.NoError(t, err)
+	assert.Positive(t, n)
+	assert.Less(t, n, 1<<30)
 }

@@ -445,6 +445,7 @@ func wanRun(c, s sessionLike, lk *link, h0 uint64, spec linkSpec, n int, p param
 		var dev float64
 		for i := range n {
 			share := float64(in1[i]-in0[i]) / float64(total)
+			out[fmt.Sprintf("share%d", i)] = share // in the JSON report, not the table
 			dev = math.Max(dev, math.Abs(share*float64(n)-1))
 		}
 		out["fair_dev"] = dev

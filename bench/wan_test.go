@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -32,6 +33,11 @@ func TestWANShort(t *testing.T) {
 			assert.GreaterOrEqual(t, res["rpc_p50_ms"], float64(2*link.Delay)/float64(time.Millisecond),
 				"an RPC is faster than the link's round trip")
 			assert.LessOrEqual(t, res["fair_dev"], float64(p.WANStreams-1), "shares out of range")
+			var sum float64
+			for i := range p.WANStreams {
+				sum += res[fmt.Sprintf("share%d", i)]
+			}
+			assert.InDelta(t, 1, sum, 1e-9, "the streams' shares")
 			if m.name() == "tcp" {
 				// Generous: the window is 300 ms on a loaded machine.
 				assert.InDelta(t, 1, res["link_frac"], 0.4, "raw TCP through the link: %.1f MiB/s", res["mibps"])
