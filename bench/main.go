@@ -66,7 +66,7 @@ func main() {
 	quiet := flag.Bool("q", false, "no per-run progress lines on stderr")
 	wanMuxList := flag.String("wanmuxes", defaultWANBases, "the wan scenarios' muxes, each over every -wancarriers: "+strings.Join(wanBases, ", ")+
 		" (tcp is the carrier alone, a connection per stream)")
-	wanCarriers := flag.String("wancarriers", defaultWANCarriers, "the wan scenarios' carriers: tcp, tls, ws")
+	wanCarriers := flag.String("wancarriers", defaultWANCarriers, "the wan scenarios' carriers: tcp, tls, ws, and opaque (TCP through the tcp adapter behind a struct that hides the socket from core)")
 	pairs := flag.Int("pairs", 0, "sessions: idle session pairs (0: 10,000, or 50 with -short)")
 	flag.Parse()
 

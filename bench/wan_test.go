@@ -21,7 +21,7 @@ func TestWANShort(t *testing.T) {
 	link := p.WANLinks[0]
 	for _, m := range []wanMux{
 		{"tcp", "tcp"}, {"netmux", "tcp"}, {"yamux-16m", "tcp"}, {"smux-v1", "tcp"},
-		{"netmux", "tls"}, {"netmux", "ws"}, {"yamux", "tls"}, {"tcp", "ws"},
+		{"netmux", "tls"}, {"netmux", "ws"}, {"netmux", "opaque"}, {"yamux", "tls"}, {"tcp", "ws"},
 	} {
 		t.Run(m.name(), func(t *testing.T) {
 			res, err := runOnce(m, sc, p)
@@ -70,6 +70,10 @@ func TestWANMuxes(t *testing.T) {
 	assert.Error(t, err)
 	_, err = parseWANMuxes("tcp", "kcp")
 	assert.Error(t, err)
+	ms, err = parseWANMuxes("netmux", "opaque")
+	require.NoError(t, err)
+	assert.Equal(t, "netmux+opaque", ms[0].name())
+	assert.Equal(t, "bare+opaque", carrierOf(ms[0].name()))
 
 	target, rewrite := throughLink("ws://127.0.0.1:1234/netmux")
 	assert.Equal(t, "127.0.0.1:1234", target)
