@@ -40,7 +40,7 @@ func TestWANShort(t *testing.T) {
 			assert.InDelta(t, 1, sum, 1e-9, "the streams' shares")
 			if m.name() == "tcp" {
 				// Generous: the window is 300 ms on a loaded machine.
-				assert.InDelta(t, 1, res["link_frac"], 0.4, "raw TCP through the link: %.1f MiB/s", res["mibps"])
+				assert.InDelta(t, 1, res["link_frac"], 0.5, "raw TCP through the link: %.1f MiB/s", res["mibps"])
 			}
 		})
 	}
@@ -54,7 +54,7 @@ func TestWANOneStream(t *testing.T) {
 	require.True(t, ok)
 	res, err := runOnce(wanMux{"tcp", "tcp"}, sc, p)
 	require.NoError(t, err)
-	assert.InDelta(t, 1, res["link_frac"], 0.4, "%.1f MiB/s", res["mibps"])
+	assert.InDelta(t, 1, res["link_frac"], 0.5, "%.1f MiB/s", res["mibps"])
 	assert.NotContains(t, res, "fair_dev")
 }
 
