@@ -34,13 +34,16 @@ type Config struct {
 	// split into frames of at most this size.
 	MaxFrameSize uint32
 
-	// MaxStreams bounds the streams open at once (both directions). The
-	// peer's streams past it are refused with RST; a local OpenStream past
-	// it fails with ErrStreamLimit.
+	// MaxStreams bounds the streams open at once (both directions). A
+	// local OpenStream waits while it is reached; the peer's streams past
+	// it are refused with RST. A peer with the same limit that only opens
+	// is never refused: it counts every stream at least as long as we do.
 	MaxStreams int
 
 	// AcceptBacklog bounds streams opened by the peer and not yet accepted.
-	// Past it, new streams are refused with RST.
+	// Past it, new streams are refused with RST. It is at least 256, the
+	// most unacknowledged streams the protocol lets an opener have, so a
+	// peer that keeps to the protocol is never refused for it.
 	AcceptBacklog int
 
 	// MaxControlFrames bounds control frames (ACKs, window updates, ping
@@ -112,33 +115,54 @@ func DefaultConfig() Config {
 	}
 }
 
-// Validate reports the first invalid field, or nil.
-func (c *Config) Validate() error {
+// ErrInvalidConfig is matched by every error [Config.Validate] returns;
+// errors.As finds the *ConfigError, which names the field.
+var ErrInvalidConfig = errors.New("netmux: invalid config")
+
+// ConfigError reports an invalid Config field.
+type ConfigError struct {
+	Field  string // the Config field at fault
+	Reason string
+}
+
+func (e *ConfigError) Error() string {
+	return "netmux: invalid config: " + e.Field + ": " + e.Reason
+}
+
+func (e *ConfigError) Is(target error) bool { return target == ErrInvalidConfig }
+
+// Validate reports the first invalid field as a *ConfigError (matching
+// ErrInvalidConfig), or nil.
+func (c Config) Validate() error {
 	var err error
-	check := func(ok bool, format string, args ...any) {
+	check := func(ok bool, field, format string, args ...any) {
 		if !ok && err == nil {
-			err = fmt.Errorf("netmux: invalid config: "+format, args...)
+			err = &ConfigError{Field: field, Reason: fmt.Sprintf(format, args...)}
 		}
 	}
 	check(c.ProtocolVersion == protoVersion || c.ProtocolVersion == yamuxVersion,
-		"ProtocolVersion %d (want 0 or 1)", c.ProtocolVersion)
+		"ProtocolVersion", "%d (want 0 or 1)", c.ProtocolVersion)
 	check(c.InitialStreamWindow >= initialCredit,
-		"InitialStreamWindow %d below the protocol's %d", c.InitialStreamWindow, initialCredit)
+		"InitialStreamWindow", "%d below the protocol's %d", c.InitialStreamWindow, initialCredit)
 	check(c.MaxStreamWindow >= c.InitialStreamWindow,
-		"MaxStreamWindow %d below InitialStreamWindow %d", c.MaxStreamWindow, c.InitialStreamWindow)
-	check(c.MaxStreamWindow <= 1<<30, "MaxStreamWindow %d above 1 GiB", c.MaxStreamWindow)
+		"MaxStreamWindow", "%d below InitialStreamWindow %d", c.MaxStreamWindow, c.InitialStreamWindow)
+	check(c.MaxStreamWindow <= 1<<30, "MaxStreamWindow", "%d above 1 GiB", c.MaxStreamWindow)
 	check(c.MaxFrameSize >= 1024 && c.MaxFrameSize <= 1<<24,
-		"MaxFrameSize %d outside [1 KiB, 16 MiB]", c.MaxFrameSize)
-	check(c.MaxStreams > 0, "MaxStreams %d must be positive", c.MaxStreams)
-	check(c.AcceptBacklog > 0, "AcceptBacklog %d must be positive", c.AcceptBacklog)
-	check(c.MaxControlFrames >= 16, "MaxControlFrames %d below 16", c.MaxControlFrames)
-	check(c.RapidResetLimit > 0, "RapidResetLimit %d must be positive", c.RapidResetLimit)
-	check(c.EmptyFrameLimit > 0, "EmptyFrameLimit %d must be positive", c.EmptyFrameLimit)
-	check(c.KeepAliveInterval >= 0 && c.KeepAliveTimeout >= 0, "negative keepalive setting")
+		"MaxFrameSize", "%d outside [1 KiB, 16 MiB]", c.MaxFrameSize)
+	check(c.MaxStreams > 0, "MaxStreams", "%d must be positive", c.MaxStreams)
+	check(c.AcceptBacklog >= openWindow, "AcceptBacklog",
+		"%d below the protocol's %d unacknowledged opens", c.AcceptBacklog, openWindow)
+	check(c.MaxControlFrames >= 16, "MaxControlFrames", "%d below 16", c.MaxControlFrames)
+	check(c.RapidResetLimit > 0, "RapidResetLimit", "%d must be positive", c.RapidResetLimit)
+	check(c.EmptyFrameLimit > 0, "EmptyFrameLimit", "%d must be positive", c.EmptyFrameLimit)
+	check(c.KeepAliveInterval >= 0, "KeepAliveInterval", "negative")
+	check(c.KeepAliveTimeout >= 0, "KeepAliveTimeout", "negative")
 	check(c.KeepAliveInterval == 0 || c.KeepAliveTimeout > 0,
-		"KeepAliveTimeout must be positive when keepalive is on")
-	check(c.OpenTimeout >= 0 && c.WriteTimeout >= 0 && c.StreamCloseTimeout >= 0, "negative timeout")
-	check(c.CloseTimeout > 0, "CloseTimeout %v must be positive", c.CloseTimeout)
+		"KeepAliveTimeout", "must be positive when keepalive is on")
+	check(c.OpenTimeout >= 0, "OpenTimeout", "negative")
+	check(c.WriteTimeout >= 0, "WriteTimeout", "negative")
+	check(c.StreamCloseTimeout >= 0, "StreamCloseTimeout", "negative")
+	check(c.CloseTimeout > 0, "CloseTimeout", "%v must be positive", c.CloseTimeout)
 	return err
 }
 

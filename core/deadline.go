@@ -59,6 +59,15 @@ func (d *deadline) set(t time.Time) {
 	}
 }
 
+// stopTimer stops a pending deadline timer, leaving the deadline unfired.
+func (d *deadline) stopTimer() {
+	d.mu.Lock()
+	if d.timer != nil && d.timer.Stop() {
+		d.timer = nil
+	}
+	d.mu.Unlock()
+}
+
 // wait returns a channel that is closed when the deadline passes. A
 // deadline set later closes the same channel.
 func (d *deadline) wait() <-chan struct{} {
@@ -74,7 +83,7 @@ func (d *deadline) wait() <-chan struct{} {
 // runs on every Read and Write.
 func (d *deadline) expired() bool { return d.fired.Load() }
 
-func isClosed(c chan struct{}) bool {
+func isClosed(c <-chan struct{}) bool {
 	select {
 	case <-c:
 		return true

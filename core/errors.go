@@ -54,8 +54,9 @@ var (
 	// stream after the peer sent GoAway.
 	ErrGoAway = errors.New("netmux: peer sent GoAway")
 
-	// ErrStreamLimit is returned by OpenStream when MaxStreams streams
-	// are already open.
+	// ErrStreamLimit is returned by TryOpenStream where OpenStream would
+	// wait for room: MaxStreams streams are open, or the peer has not yet
+	// acknowledged as many of ours as the protocol allows.
 	ErrStreamLimit = errors.New("netmux: too many streams")
 
 	// ErrStreamsExhausted is returned by OpenStream when the session has
@@ -65,6 +66,11 @@ var (
 	// ErrWriteClosed is returned by Write after CloseWrite or Close.
 	// errors.Is(err, net.ErrClosed) is also true.
 	ErrWriteClosed error = &streamClosedError{"netmux: write on closed stream"}
+
+	// ErrStreamClosed is returned by a second Close of a stream, and by
+	// CloseWrite, CloseRead and the deadline setters after Close.
+	// errors.Is(err, net.ErrClosed) is also true.
+	ErrStreamClosed error = &streamClosedError{"netmux: use of closed stream"}
 
 	// ErrReadClosed is returned by Read after CloseRead or Close.
 	// errors.Is(err, net.ErrClosed) is also true.

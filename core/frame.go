@@ -19,6 +19,14 @@ const (
 	// by the protocol so the opener can send before the peer's ACK arrives.
 	initialCredit = 256 << 10
 
+	// openWindow is how many streams an opener may have that the peer
+	// has not acknowledged (ACK, or any frame from a yamux peer) and not
+	// forgotten: every acceptor queues at least this many unaccepted
+	// streams (Config.AcceptBacklog), so a peer that keeps to it is never
+	// refused for a full backlog. hashicorp/yamux's default backlog is
+	// the same. See docs/protocol.md, "Stream admission".
+	openWindow = 256
+
 	// maxCredit is the largest credit a sender may ever hold on a stream.
 	maxCredit = 1<<32 - 1
 )

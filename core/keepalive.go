@@ -82,7 +82,7 @@ func (p *pinger) pong(s *Session, id uint32) {
 		p.sampling.Store(false)
 	}
 	if warm {
-		s.sendPing(nil) // the next warm-up sample
+		s.sendPing() // the next warm-up sample
 	}
 	if w.done != nil {
 		w.rtt = rtt
@@ -141,8 +141,7 @@ func (s *Session) warmup() int {
 
 // refreshRTT re-reads the carrier's RTT, or sends a ping when the last
 // RTT sample is older than rttSampleEvery and none is on its way, so a
-// session moving data keeps its minimum current. Call it without stream
-// locks: it may wait for room in the control queue.
+// session moving data keeps its minimum current.
 func (s *Session) refreshRTT() {
 	if s.pathRTT.Load() > 0 {
 		s.refreshPathRTT()
@@ -153,9 +152,7 @@ func (s *Session) refreshRTT() {
 	}
 	p := &s.pinger
 	if monoNow()-p.lastAt.Load() > int64(rttSampleEvery) && p.sampling.CompareAndSwap(false, true) {
-		if _, err := s.sendPing(nil); err != nil {
-			p.sampling.Store(false)
-		}
+		s.sendPing()
 	}
 }
 
@@ -165,28 +162,32 @@ func (p *pinger) failAll() {
 	p.mu.Unlock()
 }
 
-// sendPing queues a ping; w (nil for an internal ping) is completed by
-// the reply.
-func (s *Session) sendPing(w *pingWait) (uint32, error) {
-	if w == nil {
-		w = &pingWait{}
-	}
-	id := s.pinger.add(w)
-	if err := s.queueCtrl(frameHeader{typ: framePing, flags: flagSYN, length: id}, nil); err != nil {
-		s.pinger.remove(id)
-		return 0, err
-	}
-	return id, nil
+// sendPing queues an internal ping (keepalive, RTT sampling): a frame
+// this side originates, one at a time, so it never waits (queueLocal).
+func (s *Session) sendPing() {
+	id := s.pinger.add(&pingWait{})
+	s.queueLocal(frameHeader{typ: framePing, flags: flagSYN, length: id}, nil)
 }
 
 // Ping sends a ping and returns the round-trip time when the reply
-// arrives. Pings go ahead of queued data.
+// arrives. Pings go ahead of queued data. While the control queue is full
+// (the carrier is not taking writes) Ping waits for room until ctx ends.
 func (s *Session) Ping(ctx context.Context) (time.Duration, error) {
-	w := &pingWait{done: make(chan struct{})}
-	id, err := s.sendPing(w)
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return 0, err
 	}
+	w := &pingWait{done: make(chan struct{})}
+	id := s.pinger.add(w)
+	err := s.enqueueCtrl(frameHeader{typ: framePing, flags: flagSYN, length: id}, ctx.Done())
+	s.failFlood(err)
+	if err != nil {
+		s.pinger.remove(id)
+		if err == errCanceled {
+			err = ctx.Err()
+		}
+		return 0, err
+	}
+	s.wakeWriter()
 	select {
 	case <-w.done:
 		return w.rtt, nil
@@ -241,9 +242,7 @@ func (s *Session) keepaliveLoop() {
 			return
 		}
 		if now.Sub(lastPing) >= interval {
-			if _, err := s.sendPing(nil); err != nil {
-				return // the session is failing
-			}
+			s.sendPing()
 			lastPing = now
 		}
 		t.Reset(min(interval, timeout-silent))

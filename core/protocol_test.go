@@ -1,6 +1,7 @@
 package core_test
 
 import (
+	"context"
 	"errors"
 	"testing"
 	"time"
@@ -87,18 +88,18 @@ func TestHarmlessFrames(t *testing.T) {
 // and the session never holds more than the limit.
 func TestInboundLimits(t *testing.T) {
 	for _, c := range []struct {
-		name    string
-		cfg     func(*core.Config)
-		accepts int
+		name           string
+		cfg            func(*core.Config)
+		opens, accepts int
 	}{
-		{"max-streams", func(c *core.Config) { c.MaxStreams = 4 }, 4},
-		{"accept-backlog", func(c *core.Config) { c.AcceptBacklog = 3 }, 3},
+		{"max-streams", func(c *core.Config) { c.MaxStreams = 4 }, 20, 4},
+		{"accept-backlog", func(c *core.Config) {}, 270, core.DefaultConfig().AcceptBacklog},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := core.DefaultConfig()
 			c.cfg(&cfg)
 			s, peer := newRawPeer(t, false, cfg)
-			const opens = 20
+			opens := c.opens
 			for i := range opens {
 				require.NoError(t, peer.send(rawFrame{typ: tWindowUpdate, flags: fSYN, id: uint32(2*i + 1)}))
 			}
@@ -116,15 +117,21 @@ func TestInboundLimits(t *testing.T) {
 	}
 }
 
-// A local OpenStream past the limit fails fast.
-func TestOpenPastLimitFailsFast(t *testing.T) {
+// Past the limit TryOpenStream fails fast, and OpenStream waits until its
+// context ends.
+func TestOpenPastLimit(t *testing.T) {
 	client, _ := pair(t, func(c *core.Config) { c.MaxStreams = 2 })
 	for range 2 {
 		_, err := client.OpenStream(ctxT(t))
 		require.NoError(t, err)
 	}
-	_, err := client.OpenStream(ctxT(t))
+	_, err := client.TryOpenStream()
 	require.ErrorIs(t, err, core.ErrStreamLimit)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	_, err = client.OpenStream(ctx)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.Equal(t, 2, client.NumStreams())
 }
 
 // A peer that floods pings and never reads ends the session once the

@@ -157,7 +157,7 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 	if s.goAwaySent || s.isClosing() || len(s.streams) >= s.cfg.MaxStreams || len(s.acceptQ) >= s.cfg.AcceptBacklog {
 		s.mu.Unlock()
 		s.stats.streamsRefused.Add(1)
-		return nil, s.queueRST(id, CodeRefused)
+		return nil, s.refuse(id)
 	}
 	st := newStream(s, id, initialCredit)
 	st.acked.Store(true) // nothing to wait for on this side
@@ -282,9 +282,15 @@ func (s *Session) addCredit(st *Stream, delta uint32) error {
 	return nil
 }
 
-// recvAck records the peer's ACK and stops the open timer.
+// recvAck records the peer's ACK, which frees a place in its accept
+// backlog for our next open, and stops the open timer.
 func (st *Stream) recvAck() {
-	st.acked.Store(true)
+	if !st.acked.Swap(true) {
+		s := st.s
+		s.mu.Lock()
+		s.ackedLocked()
+		s.mu.Unlock()
+	}
 	st.mu.Lock()
 	if !st.closed {
 		st.stopTimerLocked()
@@ -311,7 +317,7 @@ func (st *Stream) recvFin() {
 // handlePing answers a ping ahead of queued data, or completes one of ours.
 func (s *Session) handlePing(h frameHeader) error {
 	if h.flags == flagSYN {
-		return s.queueCtrl(frameHeader{typ: framePing, flags: flagACK, length: h.length}, nil)
+		return s.queueCtrl(frameHeader{typ: framePing, flags: flagACK, length: h.length})
 	}
 	s.pinger.pong(s, h.length)
 	return nil

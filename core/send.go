@@ -1,6 +1,7 @@
 package core
 
 import (
+	"errors"
 	"runtime"
 	"slices"
 	"sync"
@@ -36,13 +37,20 @@ func (s *Session) batchLimit() int {
 	return maxBatch / mss * mss
 }
 
-// ctrlFrame is a queued control frame. When st is set it is a window
-// update whose credit is collected from st when the frame is written, so
-// updates for one stream coalesce.
+// ctrlFrame is a queued control frame. With kind ctrlCredit it is a
+// window update whose credit is collected from st when the frame is
+// written, so updates for one stream coalesce; with ctrlSYN it opens st.
 type ctrlFrame struct {
-	hdr frameHeader
-	st  *Stream
+	hdr  frameHeader
+	st   *Stream
+	kind uint8
 }
+
+const (
+	ctrlPlain  = iota
+	ctrlCredit // a window update for st
+	ctrlSYN    // st's SYN: withdrawn if st is reset before it is written
+)
 
 // smallWrite is the Write size under which a Write shares the next
 // transport write with other streams' frames when it can (Stream.Write).
@@ -53,16 +61,20 @@ const smallWrite = 16 << 10
 const maxInlineBatches = 16
 
 // sender is the write side of a session. Its fields are guarded by
-// sendMu, except wbuf, sent, timer and iov, which belong to whoever set
-// busy.
+// sendMu, except wbuf, sent, timer, iov, lent and spillBuf, which belong
+// to whoever set busy.
 //
-// Whoever finds the transport idle writes: the writer goroutine, or an
-// application goroutine (a Write, or a Read returning credit) that queued
-// work while the writer goroutine slept. Writing in the caller saves two
-// goroutine hand-offs per frame on a quiet session, and under load the
-// transport is busy, so frames queue and leave in shared batches as
-// before. The reader goroutine never writes: it must never block on the
-// transport's write side.
+// Whoever finds the transport idle writes: the writer goroutine, or, over
+// direct socket I/O, a Write that queued work while the writer goroutine
+// slept. Writing in the caller saves two goroutine hand-offs per frame on
+// a quiet session, and under load the transport is busy, so frames queue
+// and leave in shared batches as before. A Write never waits on the
+// carrier, though: it writes what the socket takes at once and leaves the
+// rest to the writer goroutine (flushInline), so its deadline holds
+// whatever the carrier does. Over a carrier the session cannot write
+// without waiting (any other than a TCP socket it reaches directly), only
+// the writer goroutine writes. The reader goroutine, and Read, never
+// write.
 type sender struct {
 	s      *Session
 	sendMu sync.Mutex
@@ -81,6 +93,15 @@ type sender struct {
 	sent  []*Stream   // streams whose FIN the current batch carries
 	timer *time.Timer // write timeout
 
+	// A batch the socket took only part of, when the writer may not wait
+	// for the rest (flushInline), or while the socket is full and Writes
+	// must not wait for their lent buffers (unlend): the rest is copied
+	// into spillBuf. carry (guarded by sendMu) is such a rest that the
+	// writer goroutine must write before anything else.
+	spillBuf []byte
+	spillIOV [1][]byte
+	carry    []byte
+
 	// Over a TCP carrier on Linux, large payload is not copied into wbuf:
 	// the batch is iov, pieces of wbuf (headers, small frames) between
 	// slices of the Writes' own buffers, written with writev. A stream
@@ -97,6 +118,9 @@ func (w *sender) init(s *Session) {
 	// Data stops at maxBatch; control frames before it and a FIN and RST
 	// after the last frame can add a little.
 	w.wbuf = make([]byte, 0, maxBatch+int(s.cfg.MaxFrameSize)+2*frameHeaderLen)
+	if s.sock != nil {
+		s.sock.setOnFull(s.unlend)
+	}
 	if s.cfg.WriteTimeout > 0 {
 		w.timer = time.AfterFunc(time.Hour, func() { s.terminate(ErrWriteTimeout) })
 		w.timer.Stop()
@@ -111,14 +135,25 @@ func (w *sender) stopTimer() {
 
 func (w *sender) wakeWriter() { signal(w.wake) }
 
-// queueCtrl queues a control frame. When the queue is full the caller
-// (usually the reader) waits for the writer to drain it: a burst from a
-// peer that reads what it provokes passes. If the writer cannot drain it
-// within the write timeout, the peer is not reading: the session fails
-// with ENHANCE_YOUR_CALM and so does the call. Frames queued after the
-// final GoAway are dropped.
-func (s *Session) queueCtrl(h frameHeader, st *Stream) error {
-	err := s.enqueueCtrl(h, st)
+// Control frames come in two kinds. Those the peer provokes (ping
+// replies, the RSTs refusing its streams) are bounded by MaxControlFrames:
+// when the queue is full the reader waits for the writer to drain it, and
+// so stops reading what provokes more (queueCtrl). Those this side
+// originates are bounded by its own streams and calls (a SYN, ACK, window
+// update and RST per stream at most, a GoAway per session, the keepalive's
+// and auto-tuning's pings one at a time): they are queued at once, never
+// waiting, so that no application call, timer or lock holder waits on the
+// carrier (queueLocal). An application's Ping waits for room like the
+// reader, until its context ends.
+
+// queueCtrl queues a control frame the peer provoked. When the queue is
+// full the caller (the reader) waits for the writer to drain it: a burst
+// from a peer that reads what it provokes passes. If the writer cannot
+// drain it within the write timeout, the peer is not reading: the session
+// fails with ENHANCE_YOUR_CALM and so does the call. Frames queued after
+// the final GoAway are dropped.
+func (s *Session) queueCtrl(h frameHeader) error {
+	err := s.enqueueCtrl(h, nil)
 	s.failFlood(err)
 	s.wakeWriter()
 	return err
@@ -132,10 +167,9 @@ func (s *Session) failFlood(err error) {
 	}
 }
 
-// enqueueCtrl is queueCtrl without waking the writer: the caller flushes
-// or wakes it. Its caller may hold s.mu: on a flood it fails the session
-// only after the lock is released (failFlood).
-func (s *Session) enqueueCtrl(h frameHeader, st *Stream) error {
+// enqueueCtrl is queueCtrl without waking the writer, and it also gives
+// up when cancel is closed (returning errCanceled).
+func (s *Session) enqueueCtrl(h frameHeader, cancel <-chan struct{}) error {
 	h.version = s.version
 	s.sendMu.Lock()
 	var deadline *time.Timer
@@ -152,16 +186,73 @@ func (s *Session) enqueueCtrl(h frameHeader, st *Stream) error {
 			return s.err
 		case <-deadline.C:
 			return errControlFlood
+		case <-cancel:
+			return errCanceled
 		}
 		s.sendMu.Lock()
 	}
-	if s.sender.finished {
-		s.sendMu.Unlock()
-		return nil
+	if !s.sender.finished {
+		s.sender.ctrl = append(s.sender.ctrl, ctrlFrame{hdr: h})
 	}
-	s.sender.ctrl = append(s.sender.ctrl, ctrlFrame{hdr: h, st: st})
 	s.sendMu.Unlock()
 	return nil
+}
+
+var errCanceled = errors.New("netmux: canceled")
+
+// queueLocal queues a control frame this side originates and wakes the
+// writer. It never waits (see above); after the final GoAway the frame is
+// dropped. With st set it is a window update carrying st's pending credit.
+func (s *Session) queueLocal(h frameHeader, st *Stream) {
+	s.sendMu.Lock()
+	kind := uint8(ctrlPlain)
+	if st != nil {
+		kind = ctrlCredit
+	}
+	s.appendCtrlLocked(h, st, kind)
+	s.sendMu.Unlock()
+	s.wakeWriter()
+}
+
+// queueSYN queues st's SYN, advertising our receive window beyond the
+// protocol's initial credit. OpenStream calls it with s.mu held, so SYNs
+// are queued in ID order; the caller wakes the writer.
+func (s *Session) queueSYN(st *Stream) {
+	s.sendMu.Lock()
+	if s.appendCtrlLocked(frameHeader{typ: frameWindowUpdate, flags: flagSYN, streamID: st.id,
+		length: s.cfg.InitialStreamWindow - initialCredit}, st, ctrlSYN) {
+		st.synQueued = true
+	}
+	s.sendMu.Unlock()
+}
+
+// appendCtrlLocked adds a frame to the control queue unless the final
+// GoAway is queued, reporting whether it did. Call with sendMu held.
+func (s *Session) appendCtrlLocked(h frameHeader, st *Stream, kind uint8) bool {
+	if s.sender.finished {
+		return false
+	}
+	h.version = s.version
+	s.sender.ctrl = append(s.sender.ctrl, ctrlFrame{hdr: h, st: st, kind: kind})
+	return true
+}
+
+// withdrawSYNLocked takes st's SYN back out of the control queue if it
+// has not been written, reporting whether it did: the peer then never
+// hears of the stream, and needs no RST. Call with sendMu held.
+func (s *Session) withdrawSYNLocked(st *Stream) bool {
+	if !st.synQueued {
+		return false
+	}
+	st.synQueued = false
+	w := &s.sender
+	for i := range w.ctrl {
+		if w.ctrl[i].kind == ctrlSYN && w.ctrl[i].st == st {
+			w.ctrl = slices.Delete(w.ctrl, i, i+1)
+			return true
+		}
+	}
+	return false
 }
 
 // ctrlFullTimeout is how long a full control queue may stay full.
@@ -189,6 +280,21 @@ func (s *Session) writeLoop() {
 			case <-s.dead:
 				return
 			}
+		}
+		if w.carry != nil {
+			// The rest of a batch a Write began: it goes before anything.
+			batch := w.carry
+			w.carry, w.busy = nil, true
+			s.sendMu.Unlock()
+			err := s.writeBatch(batch)
+			s.sendMu.Lock()
+			w.doneWritingLocked()
+			s.sendMu.Unlock()
+			if err != nil {
+				s.terminate(err)
+				return
+			}
+			continue
 		}
 		if w.yield && !yielded {
 			// A small Write left its frame to be shared (Stream.Write):
@@ -237,16 +343,22 @@ func (s *Session) writeLoop() {
 	}
 }
 
-// flushInline writes queued frames from the calling application goroutine
+// flushInline writes queued frames from the calling Write's goroutine
 // while nobody else is writing, until st's pending Write is taken (with st
 // nil, one batch), and leaves what remains to the writer goroutine. It
-// reports whether it took over the writer's job; if not, the caller wakes
-// the writer goroutine. It never writes the final GoAway.
+// never waits on the carrier: what the socket does not take at once is
+// copied aside (sender.carry) for the writer goroutine. It reports whether
+// it took over the writer's job; if not, the caller wakes the writer
+// goroutine. Only over direct socket I/O, the one carrier it can write to
+// without waiting; it never writes the final GoAway.
 func (s *Session) flushInline(st *Stream) bool {
+	if s.sock == nil {
+		return false
+	}
 	w := &s.sender
 	for i := 0; i < maxInlineBatches; i++ {
 		s.sendMu.Lock()
-		if w.busy || w.closing || w.abort != nil || w.finished {
+		if w.busy || w.carry != nil || w.closing || w.abort != nil || w.finished {
 			s.sendMu.Unlock()
 			return i > 0
 		}
@@ -258,8 +370,9 @@ func (s *Session) flushInline(st *Stream) bool {
 		w.busy = true
 		s.sendMu.Unlock()
 		s.finishSent()
-		err := s.writeBatch(batch)
+		rest, err := s.tryWriteBatch(batch)
 		s.sendMu.Lock()
+		w.carry = rest
 		w.doneWritingLocked()
 		more := len(w.ctrl) > 0 || w.ready.head != nil || w.closing || w.abort != nil
 		mine := st == nil || st.pend == nil || !st.inReady
@@ -267,6 +380,9 @@ func (s *Session) flushInline(st *Stream) bool {
 		switch {
 		case err != nil:
 			s.terminate(err)
+			return true
+		case rest != nil:
+			s.wakeWriter() // the socket is full: the rest is the writer goroutine's
 			return true
 		case !more:
 			return true
@@ -277,6 +393,60 @@ func (s *Session) flushInline(st *Stream) bool {
 	}
 	s.wakeWriter()
 	return true
+}
+
+// tryWriteBatch writes what of a batch the socket takes now. The rest, if
+// any, is returned as a copy (in spillBuf), so that no Write's buffer is
+// held once it returns.
+func (s *Session) tryWriteBatch(b []byte) (rest []byte, err error) {
+	w := &s.sender
+	if len(w.iov) > 0 {
+		var left [][]byte
+		left, err = s.sock.tryWritev(w.iov)
+		if err == nil && len(left) > 0 {
+			rest = w.spill(left)
+		}
+		clear(w.iov) // let go of the Writes' buffers
+		w.iov = w.iov[:0]
+		return rest, err
+	}
+	left, err := s.sock.tryWrite(b)
+	if err == nil && len(left) > 0 {
+		w.spillIOV[0] = left
+		rest = w.spill(w.spillIOV[:])
+		w.spillIOV[0] = nil
+	}
+	return rest, err
+}
+
+// spill copies pieces, in order, into spillBuf and returns the copy.
+func (w *sender) spill(pieces [][]byte) []byte {
+	if w.spillBuf == nil {
+		w.spillBuf = make([]byte, 0, cap(w.wbuf))
+	}
+	buf := w.spillBuf[:0]
+	for _, p := range pieces {
+		buf = append(buf, p...)
+	}
+	w.spillBuf = buf[:0] // keep any growth
+	return buf
+}
+
+// unlend is called by a waiting writev when the socket is full (see
+// sockIO.onFull): while the batch holds parts of Writes' own buffers, what
+// is left of it is copied aside and the loans end, so that no Write waits
+// past its deadline for a carrier that does not take bytes. Loans thus
+// last only as long as the system calls that are taking their bytes.
+func (s *Session) unlend(rest [][]byte) [][]byte {
+	w := &s.sender
+	if len(w.lent) == 0 {
+		return rest
+	}
+	w.spillIOV[0] = w.spill(rest)
+	s.sendMu.Lock()
+	w.endLoansLocked()
+	s.sendMu.Unlock()
+	return w.spillIOV[:]
 }
 
 // finishSent marks the send half of each stream whose FIN the last batch
@@ -333,15 +503,17 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 	for i := range w.ctrl {
 		c := &w.ctrl[i]
 		h := c.hdr
-		if c.st != nil {
+		switch c.kind {
+		case ctrlCredit:
 			c.st.wuQueued.Store(false)
 			h.length = c.st.pendingCredit.Swap(0)
-			if h.length == 0 {
-				c.st = nil
-				continue
-			}
+		case ctrlSYN:
+			c.st.synQueued = false
 		}
 		c.st = nil
+		if c.kind == ctrlCredit && h.length == 0 {
+			continue
+		}
 		buf = h.appendTo(buf)
 		frames++
 	}
@@ -448,10 +620,10 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 const minLend = minChunk
 
 // canLend reports whether k bytes of st's pending Write may go out from
-// the Write's own buffer. Not with a write deadline set: the Write would
-// have to outlast its deadline until the transport write returned.
+// the Write's own buffer. A loan lasts no longer than the system calls
+// taking its bytes (unlend), so a Write's deadline holds all the same.
 func (s *Session) canLend(st *Stream, k int) bool {
-	return lendPayload && s.sock != nil && k >= minLend && !st.wdl.armed.Load()
+	return lendPayload && s.sock != nil && k >= minLend
 }
 
 // doneWritingLocked hands the transport back after a batch is written
@@ -459,6 +631,13 @@ func (s *Session) canLend(st *Stream, k int) bool {
 // may return. Call with sendMu held.
 func (w *sender) doneWritingLocked() {
 	w.busy = false
+	w.endLoansLocked()
+	w.spillIOV[0] = nil
+}
+
+// endLoansLocked ends the loans of the batch being written: its Writes
+// may return. Call with sendMu held.
+func (w *sender) endLoansLocked() {
 	for i, st := range w.lent {
 		st.lent = false
 		st.notifyWriter()
@@ -550,28 +729,33 @@ func (r *streamRing) rotate() {
 
 // sendAck accepts st on the wire, advertising our extra receive window.
 func (s *Session) sendAck(st *Stream) {
-	s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagACK, streamID: st.id,
+	s.queueLocal(frameHeader{typ: frameWindowUpdate, flags: flagACK, streamID: st.id,
 		length: s.cfg.InitialStreamWindow - initialCredit}, nil)
 }
 
-// queueRST resets stream id on the wire, ahead of queued data.
-func (s *Session) queueRST(id uint32, code ErrorCode) error {
-	return s.queueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: id,
-		length: s.rstLength(code)}, nil)
+// queueRST resets stream id on the wire, ahead of queued data. A stream
+// resets once, so this is a frame this side originates (queueLocal).
+func (s *Session) queueRST(id uint32, code ErrorCode) {
+	s.queueLocal(s.rstFrame(id, code), nil)
+}
+
+// refuse resets a stream the peer opened and we cannot take: a frame the
+// peer provokes (queueCtrl).
+func (s *Session) refuse(id uint32) error {
+	return s.queueCtrl(s.rstFrame(id, CodeRefused))
+}
+
+func (s *Session) rstFrame(id uint32, code ErrorCode) frameHeader {
+	return frameHeader{typ: frameWindowUpdate, flags: flagRST, streamID: id, length: s.rstLength(code)}
 }
 
 // sendWindowUpdate returns delta bytes of credit to the peer. Updates for
-// one stream coalesce into a single queued frame. The reading goroutine
-// writes it itself if the transport is idle and no read deadline could be
-// left waiting behind a blocked transport write.
+// one stream coalesce into a single queued frame, which the writer
+// goroutine writes: a Read never writes to the transport, so it never
+// waits on the carrier after it has taken data.
 func (s *Session) sendWindowUpdate(st *Stream, delta uint32) {
 	st.pendingCredit.Add(delta)
-	if !st.wuQueued.CompareAndSwap(false, true) {
-		return
-	}
-	err := s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
-	s.failFlood(err)
-	if st.rdl.armed.Load() || !s.flushInline(nil) {
-		s.wakeWriter()
+	if st.wuQueued.CompareAndSwap(false, true) {
+		s.queueLocal(frameHeader{typ: frameWindowUpdate, streamID: st.id}, st)
 	}
 }

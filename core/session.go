@@ -27,10 +27,12 @@ type Session struct {
 	nextID       uint32        // next ID OpenStream uses; 0 once exhausted
 	peerMaxID    uint32        // highest ID the peer has opened
 	acceptQ      []*Stream     // opened by the peer, not yet accepted
+	unacked      int           // streams we opened that the peer has not acknowledged (see openWindow)
 	goAwaySent   bool          // we refuse the peer's new streams
 	remoteGoAway *GoAwayError  // the peer refuses our new streams
 	drained      chan struct{} // closed when the last stream goes (Shutdown)
 	acceptWake   chan struct{} // capacity 1: the accept queue has streams
+	openWake     chan struct{} // capacity 1: an opener may find room (see OpenStream)
 
 	sender              // writer state, guarded by sendMu
 	fr     *frameReader // owned by readLoop
@@ -98,6 +100,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		streams:    make(map[uint32]*Stream),
 		nextID:     2,
 		acceptWake: make(chan struct{}, 1),
+		openWake:   make(chan struct{}, 1),
 		closing:    make(chan struct{}),
 		dead:       make(chan struct{}),
 	}
@@ -125,7 +128,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	}
 	// The first frame on the wire is a Ping: the client's preface, and an
 	// RTT sample for window auto-tuning on both sides.
-	s.sendPing(nil)
+	s.sendPing()
 	s.wg.Add(2)
 	go s.readLoop()
 	go s.writeLoop()
@@ -136,30 +139,54 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	return s, nil
 }
 
-// OpenStream opens a new stream. It does not wait for the peer: the caller
-// may write at once (up to the protocol's initial credit before the peer's
-// ACK arrives). It fails with ErrStreamLimit when MaxStreams streams are
-// open, a *GoAwayError after the peer sent GoAway, ErrStreamsExhausted, or
-// ErrSessionClosed.
+// OpenStream opens a new stream. The caller may write at once (up to the
+// protocol's initial credit before the peer's ACK arrives): while there is
+// room, opening costs no round trip.
+//
+// Opening has back-pressure. OpenStream waits while MaxStreams streams are
+// open, and while the peer holds as many streams of ours it has not
+// accepted yet as the protocol lets an opener have (openWindow, see
+// docs/protocol.md), so a burst of opens never outruns a peer that accepts
+// more slowly: nothing is refused. It returns when there is room, ctx ends
+// (ctx's error), the peer sent GoAway (a *GoAwayError), the session can
+// open no more IDs (ErrStreamsExhausted) or the session closes
+// (ErrSessionClosed). [Session.TryOpenStream] fails instead of waiting.
 func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
+	return s.openStream(ctx)
+}
+
+// TryOpenStream is OpenStream without the wait: where OpenStream would
+// wait for room it fails with ErrStreamLimit.
+func (s *Session) TryOpenStream() (*Stream, error) { return s.openStream(nil) }
+
+// openStream opens a stream, waiting for room until ctx ends; a nil ctx
+// does not wait.
+func (s *Session) openStream(ctx context.Context) (*Stream, error) {
 	s.mu.Lock()
-	switch {
-	case s.isClosing():
+	for {
+		if err := s.openErrLocked(); err != nil {
+			s.mu.Unlock()
+			signal(s.openWake) // every waiter fails the same way
+			return nil, err
+		}
+		if s.openRoomLocked() {
+			break
+		}
 		s.mu.Unlock()
-		return nil, s.closedErr()
-	case s.remoteGoAway != nil:
-		err := s.remoteGoAway
-		s.mu.Unlock()
-		return nil, err
-	case len(s.streams) >= s.cfg.MaxStreams:
-		s.mu.Unlock()
-		return nil, ErrStreamLimit
-	case s.nextID == 0:
-		s.mu.Unlock()
-		return nil, ErrStreamsExhausted
+		if ctx == nil {
+			return nil, ErrStreamLimit
+		}
+		select {
+		case <-s.openWake:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-s.closing:
+			return nil, s.closedErr()
+		}
+		s.mu.Lock()
 	}
 	id := s.nextID
 	s.nextID += 2
@@ -167,19 +194,18 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 	if exhausted {
 		s.nextID = 0
 	}
-	// The SYN is queued under mu so SYNs go out in ID order.
-	err := s.enqueueCtrl(frameHeader{typ: frameWindowUpdate, flags: flagSYN, streamID: id,
-		length: s.cfg.InitialStreamWindow - initialCredit}, nil)
-	if err != nil {
-		s.mu.Unlock()
-		s.failFlood(err)
-		return nil, err
-	}
-	s.wakeWriter()
 	st := newStream(s, id, initialCredit)
 	st.accepted = true
 	s.streams[id] = st
+	s.unacked++
+	// The SYN is queued under mu so SYNs go out in ID order; queueing
+	// never waits (see queueSYN).
+	s.queueSYN(st)
+	if s.openRoomLocked() {
+		signal(s.openWake) // pass the turn on to the next waiter
+	}
 	s.mu.Unlock()
+	s.wakeWriter()
 	s.stats.streamsOpened.Add(1)
 	if exhausted {
 		// The session can open no more streams: tell the peer it is spent.
@@ -189,6 +215,34 @@ func (s *Session) OpenStream(ctx context.Context) (*Stream, error) {
 		st.startOpenTimer(s.cfg.OpenTimeout)
 	}
 	return st, nil
+}
+
+// openErrLocked is why no stream can be opened now, or nil. Call with mu.
+func (s *Session) openErrLocked() error {
+	switch {
+	case s.isClosing():
+		return s.closedErr()
+	case s.remoteGoAway != nil:
+		return s.remoteGoAway
+	case s.nextID == 0:
+		return ErrStreamsExhausted
+	}
+	return nil
+}
+
+// openRoomLocked reports whether a stream may be opened now: fewer than
+// MaxStreams are open and fewer than openWindow of ours wait for the
+// peer's acknowledgement. Call with mu.
+func (s *Session) openRoomLocked() bool {
+	return len(s.streams) < s.cfg.MaxStreams && s.unacked < openWindow
+}
+
+// ackedLocked records that the peer acknowledged (or forgot) a stream we
+// opened, which frees a place in its accept backlog. Call with mu, once
+// per stream (Stream.acked guards it).
+func (s *Session) ackedLocked() {
+	s.unacked--
+	signal(s.openWake)
 }
 
 // Open is OpenStream with a background context, returning a net.Conn.
@@ -204,7 +258,16 @@ func (s *Session) Open() (net.Conn, error) {
 // ends or the session closes (ErrSessionClosed). Streams the peer reset
 // before they were accepted are skipped.
 func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
+	return s.acceptStream(ctx, nil)
+}
+
+// acceptStream is AcceptStream for a listener view too: it also fails
+// (with errListenerClosed) once stop is closed.
+func (s *Session) acceptStream(ctx context.Context, stop <-chan struct{}) (*Stream, error) {
 	for {
+		if stop != nil && isClosed(stop) {
+			return nil, errListenerClosed
+		}
 		s.mu.Lock()
 		if len(s.acceptQ) > 0 {
 			st := s.acceptQ[0]
@@ -226,6 +289,8 @@ func (s *Session) AcceptStream(ctx context.Context) (*Stream, error) {
 		case <-s.acceptWake:
 		case <-ctx.Done():
 			return nil, ctx.Err()
+		case <-stop:
+			return nil, errListenerClosed
 		case <-s.closing:
 			return nil, s.closedErr()
 		}
@@ -306,10 +371,13 @@ func (s *Session) GoAway() error {
 	sent := s.goAwaySent
 	s.goAwaySent = true
 	s.mu.Unlock()
-	if sent {
-		return nil
+	if s.isClosing() {
+		return s.closedErr()
 	}
-	return s.queueCtrl(frameHeader{typ: frameGoAway, length: uint32(CodeNoError)}, nil)
+	if !sent {
+		s.queueLocal(frameHeader{typ: frameGoAway, length: uint32(CodeNoError)}, nil)
+	}
+	return nil
 }
 
 // Shutdown closes the session gracefully: it sends GoAway, refuses
@@ -318,14 +386,7 @@ func (s *Session) GoAway() error {
 // until ctx ends, then closes as Close does. It returns ctx's error if
 // streams were still open when ctx ended.
 func (s *Session) Shutdown(ctx context.Context) error {
-	_ = s.GoAway()
-	s.mu.Lock()
-	queued := s.acceptQ
-	s.acceptQ = nil
-	s.mu.Unlock()
-	for _, st := range queued {
-		st.abort(CodeRefused, false)
-	}
+	s.stopAccepting()
 	var err error
 	s.mu.Lock()
 	if len(s.streams) > 0 {
@@ -347,6 +408,20 @@ func (s *Session) Shutdown(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// stopAccepting sends GoAway, so the peer opens no more streams, and
+// refuses the streams still waiting to be accepted (RST with
+// CodeRefused: the peer may retry them elsewhere).
+func (s *Session) stopAccepting() {
+	_ = s.GoAway()
+	s.mu.Lock()
+	queued := s.acceptQ
+	s.acceptQ = nil
+	s.mu.Unlock()
+	for _, st := range queued {
+		st.abort(CodeRefused, false)
+	}
 }
 
 // Close ends the session: every byte of every completed Write is sent,
@@ -430,6 +505,11 @@ func (s *Session) terminate(cause error) {
 		streams := s.forgetStreams()
 		close(s.dead)
 		wakeReaders(streams)
+		// Nothing the session started may keep it reachable: every
+		// stream timer and deadline timer stops.
+		for _, st := range streams {
+			st.stopTimers()
+		}
 		if s.closeTimer != nil {
 			s.closeTimer.Stop()
 		}
@@ -456,6 +536,10 @@ func (s *Session) removeStream(st *Stream) {
 	if s.streams[st.id] == st {
 		delete(s.streams, st.id)
 	}
+	if !st.acked.Swap(true) {
+		s.ackedLocked() // the peer forgot it too, or never saw it
+	}
+	signal(s.openWake) // a slot is free
 	if !st.accepted {
 		for i, q := range s.acceptQ {
 			if q == st {

@@ -233,16 +233,35 @@ func TestCloseUnblocksEverything(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrSessionClosed)
 }
 
-func TestStreamLimit(t *testing.T) {
+// At MaxStreams an opener waits, and gets its stream as soon as one of
+// the open ones is finished on both sides.
+func TestStreamLimitWaits(t *testing.T) {
 	client, server := pair(t, func(c *core.Config) { c.MaxStreams = 3 })
+	var open []*core.Stream
 	for range 3 {
-		_, err := client.OpenStream(ctxT(t))
+		st, err := client.OpenStream(ctxT(t))
 		require.NoError(t, err)
+		open = append(open, st)
 	}
-	_, err := client.OpenStream(ctxT(t))
+	_, err := client.TryOpenStream()
 	require.ErrorIs(t, err, core.ErrStreamLimit)
+	got := make(chan error, 1)
+	go func() {
+		st, err := client.OpenStream(ctxT(t))
+		if err == nil {
+			st.Close()
+		}
+		got <- err
+	}()
+	require.Never(t, func() bool { return len(got) > 0 }, 50*time.Millisecond, time.Millisecond,
+		"OpenStream returned while MaxStreams streams were open")
 	require.Equal(t, 3, client.NumStreams())
-	_ = server
+	// Finish one stream on both sides: the waiting opener proceeds.
+	require.NoError(t, open[0].Close())
+	peer, err := server.AcceptStream(ctxT(t))
+	require.NoError(t, err)
+	require.NoError(t, peer.Close())
+	require.NoError(t, <-got)
 }
 
 func TestShutdownRefusesNewStreams(t *testing.T) {

@@ -36,6 +36,13 @@ type sockIO struct {
 	wbuf    []byte
 	werr    error
 	writeFn func(fd uintptr) bool
+	// nowait: a write returns at the first EAGAIN, leaving the rest in
+	// wbuf or wbufs (tryWrite, tryWritev).
+	nowait bool
+	// onFull, if set, is called by a waiting writev each time the socket
+	// is full, before the poller waits; it may replace what is left to
+	// write (Session.unlend).
+	onFull func(rest [][]byte) [][]byte
 	// writev (Linux): the buffers left to write, and their iovecs.
 	wbufs    [][]byte
 	iovecs   []syscall.Iovec
@@ -117,6 +124,19 @@ func (sio *sockIO) write(b []byte) error {
 	return sio.opError("write", cmp.Or(err, sio.werr))
 }
 
+// setOnFull sets the hook a waiting writev calls when the socket is full.
+func (sio *sockIO) setOnFull(f func(rest [][]byte) [][]byte) { sio.onFull = f }
+
+// tryWrite writes what of b the socket takes now and returns the rest,
+// never waiting for room.
+func (sio *sockIO) tryWrite(b []byte) ([]byte, error) {
+	sio.wbuf, sio.werr, sio.nowait = b, nil, true
+	err := sio.rc.Write(sio.writeFn)
+	rest := sio.wbuf
+	sio.wbuf, sio.nowait = nil, false
+	return rest, sio.opError("write", cmp.Or(err, sio.werr))
+}
+
 // writeAll is the RawConn.Write callback: false asks the poller to wait
 // until the socket is writable and call again.
 func (sio *sockIO) writeAll(fd uintptr) bool {
@@ -130,7 +150,7 @@ func (sio *sockIO) writeAll(fd uintptr) bool {
 		switch {
 		case err == syscall.EINTR:
 		case err == syscall.EAGAIN:
-			return false
+			return sio.nowait
 		case err != nil:
 			sio.werr = os.NewSyscallError("write", err)
 			return true

@@ -44,6 +44,7 @@ type Stream struct {
 	next, prev                             *Stream // ready ring links
 	inReady, finQueued, finSent, rstQueued bool
 	lent                                   bool      // the batch being written holds part of pend's buffer
+	synQueued                              bool      // our SYN waits in the control queue (withdrawSYNLocked)
 	blockedAt                              time.Time // ran out of credit at
 
 	acked         atomic.Bool   // the peer accepted the stream (or it is inbound)
@@ -209,9 +210,9 @@ func (st *Stream) Write(p []byte) (int, error) {
 	}
 	wake := st.writeWake
 	s.sendMu.Unlock()
-	// With a write deadline set, the write must stay interruptible: leave
-	// the transport write, which may block, to the writer goroutine.
-	if share || st.wdl.armed.Load() || !s.flushInline(st) {
+	// The Write may write to the socket itself, but never waits on it
+	// (flushInline): its deadline stays in force.
+	if share || !s.flushInline(st) {
 		s.wakeWriter()
 	}
 
@@ -288,26 +289,62 @@ func (st *Stream) withdrawLocked() {
 
 // CloseWrite half-closes the stream: the peer reads io.EOF after the data
 // already written, while this side can still read. A pending Write fails
-// with ErrWriteClosed. Calling it again does nothing.
+// with ErrWriteClosed. Calling it again does nothing; after Close it fails
+// with ErrStreamClosed, after a reset with the *StreamError, and once the
+// session has ended with its error.
 func (st *Stream) CloseWrite() error {
+	if err := st.usable(); err != nil {
+		return err
+	}
 	s := st.s
 	s.sendMu.Lock()
-	if st.finQueued || st.writeErr != nil {
+	if st.writeErr != nil {
+		err := st.writeErr
 		s.sendMu.Unlock()
-		return nil
+		return err
 	}
-	st.finQueued = true
-	st.withdrawLocked()
-	s.sender.ready.push(st)
+	st.closeWriteLocked()
 	s.sendMu.Unlock()
 	s.wakeWriter()
 	return nil
 }
 
+// closeWriteLocked queues the FIN once. Call with sendMu held; the
+// caller wakes the writer.
+func (st *Stream) closeWriteLocked() {
+	if st.finQueued || st.writeErr != nil {
+		return
+	}
+	st.finQueued = true
+	st.withdrawLocked()
+	st.s.sender.ready.push(st)
+}
+
+// usable reports ErrStreamClosed after Close, the session's error once it
+// has ended, or nil.
+func (st *Stream) usable() error {
+	st.mu.Lock()
+	closed := st.closed
+	st.mu.Unlock()
+	if closed {
+		return ErrStreamClosed
+	}
+	select {
+	case <-st.s.dead:
+		return st.s.err
+	default:
+		return nil
+	}
+}
+
 // CloseRead discards buffered and future data and stops returning credit,
 // so the peer's writes block once its window is used up. Read then fails
-// with ErrReadClosed. The write half is unaffected.
+// with ErrReadClosed. The write half is unaffected. After Close it fails
+// with ErrStreamClosed, and once the session has ended with its error.
 func (st *Stream) CloseRead() error {
+	if err := st.usable(); err != nil {
+		return err
+	}
 	st.mu.Lock()
 	st.readClosed = true
 	st.buf.reset()
@@ -319,23 +356,32 @@ func (st *Stream) CloseRead() error {
 // Close closes both halves: written data is delivered, followed by FIN;
 // buffered data is discarded. If unread data was discarded or more data
 // arrives, the peer's stream is reset with CodeCancel (after our FIN, so
-// the peer still reads everything we wrote). The stream is forgotten when
-// the peer's FIN arrives, or reset after Config.StreamCloseTimeout. Pending
-// Read and Write calls fail. Close is idempotent and returns nil.
+// the peer still reads everything we wrote). The stream is forgotten once
+// the peer's FIN arrives (whether or not anything reads it), or reset after
+// Config.StreamCloseTimeout. Pending Read and Write calls fail. A second
+// Close fails with ErrStreamClosed, which matches net.ErrClosed.
 func (st *Stream) Close() error {
-	st.CloseWrite()
+	s := st.s
 	st.mu.Lock()
 	if st.closed {
 		st.mu.Unlock()
-		return nil
+		return ErrStreamClosed
 	}
 	st.closed, st.readClosed = true, true
 	unread := st.buf.len() > 0
 	st.buf.reset()
 	st.wakeReaderLocked()
+	st.mu.Unlock()
+
+	s.sendMu.Lock()
+	st.closeWriteLocked()
+	s.sendMu.Unlock()
+	s.wakeWriter()
+
+	st.mu.Lock()
 	peerOpen := !st.finRecv && !st.reset
-	if peerOpen && !unread && st.s.cfg.StreamCloseTimeout > 0 {
-		st.setTimerLocked(st.s.cfg.StreamCloseTimeout, func() { st.abort(CodeTimeout, false) })
+	if peerOpen && !unread && s.cfg.StreamCloseTimeout > 0 && !isClosed(s.dead) {
+		st.setTimerLocked(s.cfg.StreamCloseTimeout, func() { st.abort(CodeTimeout, false) })
 	}
 	st.mu.Unlock()
 	if peerOpen && unread {
@@ -346,8 +392,15 @@ func (st *Stream) Close() error {
 
 // Reset aborts both halves with code: pending and later Reads and Writes
 // here fail with a *StreamError, and the peer's fail with a *StreamError
-// carrying code (Remote true). Data not yet sent is dropped.
+// carrying code (Remote true). Data not yet sent is dropped. Resetting a
+// stream already reset or finished does nothing; once the session has
+// ended Reset fails with the session's error.
 func (st *Stream) Reset(code ErrorCode) error {
+	select {
+	case <-st.s.dead:
+		return st.s.err
+	default:
+	}
 	st.abort(code, false)
 	return nil
 }
@@ -379,10 +432,11 @@ func (st *Stream) abort(code ErrorCode, remote bool) {
 	st.withdrawLocked()
 	s.sender.ready.remove(st)
 	st.finSent = true // no FIN after a reset
+	unseen := s.withdrawSYNLocked(st)
 	s.sendMu.Unlock()
 
 	s.stats.streamsReset.Add(1)
-	if !remote && st.state.Load()&stRemoved == 0 {
+	if !remote && !unseen && st.state.Load()&stRemoved == 0 {
 		s.queueRST(st.id, code)
 	}
 	st.setDone(stSendDone | stRecvDone)
@@ -469,6 +523,16 @@ func (st *Stream) stopTimerLocked() {
 	}
 }
 
+// stopTimers stops the stream's open or close timer and its deadline
+// timers, for a session that has ended.
+func (st *Stream) stopTimers() {
+	st.mu.Lock()
+	st.stopTimerLocked()
+	st.mu.Unlock()
+	st.rdl.stopTimer()
+	st.wdl.stopTimer()
+}
+
 // startOpenTimer resets the stream if the peer's ACK does not arrive in d.
 func (st *Stream) startOpenTimer(d time.Duration) {
 	st.mu.Lock()
@@ -489,21 +553,35 @@ func (st *Stream) startOpenTimer(d time.Duration) {
 	})
 }
 
-// SetDeadline sets the read and write deadlines.
+// SetDeadline sets the read and write deadlines. It fails with
+// ErrStreamClosed after Close, and with the session's error once the
+// session has ended, as a closed net.Conn's does.
 func (st *Stream) SetDeadline(t time.Time) error {
+	if err := st.usable(); err != nil {
+		return err
+	}
 	st.rdl.set(t)
 	st.wdl.set(t)
 	return nil
 }
 
-// SetReadDeadline sets the deadline for pending and future Reads.
+// SetReadDeadline sets the deadline for pending and future Reads: a Read
+// waiting when it passes returns a timeout error at once.
 func (st *Stream) SetReadDeadline(t time.Time) error {
+	if err := st.usable(); err != nil {
+		return err
+	}
 	st.rdl.set(t)
 	return nil
 }
 
-// SetWriteDeadline sets the deadline for pending and future Writes.
+// SetWriteDeadline sets the deadline for pending and future Writes: a
+// Write waiting when it passes returns at once with the bytes the session
+// took and a timeout error. A Write never waits on the carrier itself.
 func (st *Stream) SetWriteDeadline(t time.Time) error {
+	if err := st.usable(); err != nil {
+		return err
+	}
 	st.wdl.set(t)
 	return nil
 }

@@ -26,7 +26,19 @@ func (sio *sockIO) writev(bufs [][]byte) error {
 	return sio.opError("writev", cmp.Or(err, sio.werr))
 }
 
-// writevAll is the RawConn.Write callback for writev.
+// tryWritev writes what of bufs the socket takes now and returns the
+// rest, never waiting for room. bufs is consumed.
+func (sio *sockIO) tryWritev(bufs [][]byte) ([][]byte, error) {
+	sio.wbufs, sio.werr, sio.nowait = bufs, nil, true
+	err := sio.rc.Write(sio.writevFn)
+	rest := sio.wbufs
+	sio.wbufs, sio.nowait = nil, false
+	clear(sio.iovecs[:cap(sio.iovecs)])
+	return rest, sio.opError("writev", cmp.Or(err, sio.werr))
+}
+
+// writevAll is the RawConn.Write callback for writev. When the socket is
+// full it lets onFull replace what is left before the poller waits.
 func (sio *sockIO) writevAll(fd uintptr) bool {
 	for len(sio.wbufs) > 0 {
 		iov := sio.iovecs[:0]
@@ -44,6 +56,12 @@ func (sio *sockIO) writevAll(fd uintptr) bool {
 		case e == syscall.EINTR:
 			continue
 		case e == syscall.EAGAIN:
+			if sio.nowait {
+				return true
+			}
+			if sio.onFull != nil {
+				sio.wbufs = sio.onFull(sio.wbufs)
+			}
 			return false
 		case e != 0:
 			sio.werr = os.NewSyscallError("writev", e)

@@ -9,3 +9,5 @@ const lendPayload = false
 func (*sockIO) initWritev() {}
 
 func (*sockIO) writev([][]byte) error { panic("netmux: writev is Linux only") }
+
+func (*sockIO) tryWritev([][]byte) ([][]byte, error) { panic("netmux: writev is Linux only") }

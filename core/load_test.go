@@ -1,0 +1,504 @@
+package core_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+	"weak"
+
+	"github.com/netmux/netmux/core"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Streams under everyday load (issue 13): the patterns ordinary programs
+// produce, over loopback TCP with DefaultConfig.
+
+// tcpConns returns the two ends of a loopback TCP connection.
+func tcpConns(t testing.TB) (dialed, accepted net.Conn) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	got := make(chan net.Conn, 1)
+	go func() {
+		c, _ := ln.Accept()
+		got <- c
+	}()
+	dialed, err = net.Dial("tcp", ln.Addr().String())
+	require.NoError(t, err)
+	accepted = <-got
+	require.NotNil(t, accepted)
+	return dialed, accepted
+}
+
+// opaque hides the connection's type, as a TLS or WebSocket conn hides
+// its socket from the session.
+type opaque struct{ net.Conn }
+
+// tcpPair starts a client and a server session over loopback TCP, the
+// carriers wrapped by wrap when it is set.
+func tcpPair(t testing.TB, wrap bool, mod ...func(*core.Config)) (client, server *core.Session) {
+	t.Helper()
+	cfg := core.DefaultConfig()
+	for _, m := range mod {
+		m(&cfg)
+	}
+	a, b := tcpConns(t)
+	var ca, cb io.ReadWriteCloser = a, b
+	if wrap {
+		ca, cb = opaque{a}, opaque{b}
+	}
+	client, err := core.Client(ca, cfg)
+	require.NoError(t, err)
+	server, err = core.Server(cb, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		client.Close()
+		server.Close()
+	})
+	return client, server
+}
+
+// serve accepts streams on s until it ends, running handle on a goroutine
+// per stream; at cleanup it closes s and joins them.
+func serve(t testing.TB, s *core.Session, handle func(*core.Stream)) {
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			st, err := s.AcceptStream(context.Background())
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				handle(st)
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		s.Close()
+		wg.Wait()
+	})
+}
+
+// Pattern 1: a burst of 1000 concurrent openers, each echoing 10 x 2 KiB,
+// against a server that accepts in a loop. Nothing is refused: openers
+// wait for room in the peer's accept backlog instead.
+func TestBurstOfOpensIsNeverRefused(t *testing.T) {
+	client, server := tcpPair(t, false)
+	serve(t, server, func(st *core.Stream) {
+		io.Copy(st, st)
+		st.Close()
+	})
+	n := 1000
+	if testing.Short() {
+		n = 300
+	}
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- echoRounds(ctxT(t), client, 10, 2<<10)
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	assert.Zero(t, server.Stats().StreamsRefused)
+	assert.Zero(t, client.Stats().StreamsReset)
+}
+
+// echoRounds opens a stream and does rounds x (write size bytes, read
+// them back).
+func echoRounds(ctx context.Context, s *core.Session, rounds, size int) error {
+	st, err := s.OpenStream(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	out, in := randBytes(uint64(st.ID()), size), make([]byte, size)
+	for range rounds {
+		if _, err := st.Write(out); err != nil {
+			return err
+		}
+		if _, err := io.ReadFull(st, in); err != nil {
+			return err
+		}
+		if string(in) != string(out) {
+			return errors.New("echo differs")
+		}
+	}
+	return nil
+}
+
+// Pattern 2: open, write a byte, Close, 10,000 times, against a server
+// that reads one byte and closes without reading to EOF. OpenStream never
+// fails with "too many streams": it waits for room, and every stream
+// frees its slot once both sides are done.
+func TestChurnNeverRunsOutOfStreams(t *testing.T) {
+	client, server := tcpPair(t, false)
+	serve(t, server, func(st *core.Stream) {
+		var b [1]byte
+		io.ReadFull(st, b[:])
+		st.Close()
+	})
+	n := 10000
+	if testing.Short() {
+		n = 2000
+	}
+	ctx := ctxT(t)
+	for i := range n {
+		st, err := client.OpenStream(ctx)
+		require.NoError(t, err, "open %d", i)
+		_, err = st.Write([]byte{1})
+		require.NoError(t, err)
+		require.NoError(t, st.Close())
+	}
+	require.Eventually(t, func() bool { return client.NumStreams() == 0 && server.NumStreams() == 0 },
+		testTimeout, time.Millisecond, "streams left: client %d, server %d", client.NumStreams(), server.NumStreams())
+	assert.Zero(t, server.Stats().StreamsRefused)
+}
+
+// Five goroutines open, CloseWrite and read EOF 2,000 times each (10,000
+// in all without -short): every stream ends on both sides.
+func TestOpenCloseWriteReadEOF(t *testing.T) {
+	client, server := tcpPair(t, false)
+	serve(t, server, func(st *core.Stream) {
+		io.Copy(io.Discard, st)
+		st.Close()
+	})
+	per := 2000
+	if testing.Short() {
+		per = 400
+	}
+	errs := make(chan error, 5)
+	for range 5 {
+		go func() {
+			for range per {
+				st, err := client.OpenStream(ctxT(t))
+				if err == nil {
+					err = st.CloseWrite()
+				}
+				if err == nil {
+					_, err = io.Copy(io.Discard, st)
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+				st.Close()
+			}
+			errs <- nil
+		}()
+	}
+	for range 5 {
+		require.NoError(t, <-errs)
+	}
+	require.Eventually(t, func() bool { return client.NumStreams() == 0 },
+		testTimeout, time.Millisecond)
+}
+
+// stuckPair returns a client session whose peer has stopped reading its
+// socket: a server session that read the preface, then a carrier that
+// never reads again. Writes fill the socket buffers and then block.
+func stuckPair(t *testing.T, wrap bool, mod ...func(*core.Config)) *core.Session {
+	t.Helper()
+	cfg := core.DefaultConfig()
+	cfg.WriteTimeout = 0 // nothing but the deadline may end a Write
+	cfg.KeepAliveInterval = 0
+	cfg.CloseTimeout = 200 * time.Millisecond
+	for _, m := range mod {
+		m(&cfg)
+	}
+	a, b := tcpConns(t)
+	t.Cleanup(func() { b.Close() })
+	var ca io.ReadWriteCloser = a
+	if wrap {
+		ca = opaque{a}
+	}
+	client, err := core.Client(ca, cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { client.Close() })
+	return client
+}
+
+// Pattern 3: 64 streams each blocked in a 4 MiB Write on a carrier that
+// takes nothing more; SetWriteDeadline(now) from another goroutine
+// returns every Write at once with a timeout, over a bare TCP carrier and
+// a wrapper alike.
+func TestWriteDeadlineWhileCarrierStuck(t *testing.T) {
+	for _, wrap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "wrapped"}[wrap], func(t *testing.T) {
+			client := stuckPair(t, wrap)
+			const streams = 64
+			p := make([]byte, 4<<20)
+			sts := make([]*core.Stream, streams)
+			done := make(chan error, streams)
+			var started sync.WaitGroup
+			for i := range sts {
+				st, err := client.OpenStream(ctxT(t))
+				require.NoError(t, err)
+				sts[i] = st
+				started.Add(1)
+				go func() {
+					started.Done()
+					n, err := st.Write(p)
+					if err == nil || n >= len(p) {
+						err = errors.New("a 4 MiB Write to a stuck carrier completed")
+					}
+					done <- err
+				}()
+			}
+			started.Wait()
+			// Wait until the carrier is stuck: nothing more is taken.
+			require.Eventually(t, func() bool {
+				before := client.Stats().BytesSent
+				time.Sleep(20 * time.Millisecond)
+				return before > 0 && client.Stats().BytesSent == before
+			}, testTimeout, time.Millisecond)
+			start := time.Now()
+			for _, st := range sts {
+				require.NoError(t, st.SetWriteDeadline(time.Now()))
+			}
+			for range streams {
+				select {
+				case err := <-done:
+					require.ErrorIs(t, err, errDeadlineExceeded)
+				case <-time.After(5 * time.Second):
+					t.Fatal("a Write outlived its deadline by 5 s")
+				}
+			}
+			t.Logf("all %d Writes returned %v after their deadline", streams, time.Since(start))
+		})
+	}
+}
+
+// Pattern 4: with the carrier stuck and the control queue full of frames
+// this side originates, OpenStream, NumStreams and Close still return at
+// once: nothing waits for the carrier under the session's lock.
+func TestOpenWhileCarrierStuck(t *testing.T) {
+	for _, wrap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "wrapped"}[wrap], func(t *testing.T) {
+			client := stuckPair(t, wrap, func(c *core.Config) { c.MaxControlFrames = 16 })
+			// Stick the carrier: fill the sockets with one stream's data.
+			st, err := client.OpenStream(ctxT(t))
+			require.NoError(t, err)
+			go st.Write(make([]byte, 16<<20))
+			require.Eventually(t, func() bool {
+				before := client.Stats().BytesSent
+				time.Sleep(20 * time.Millisecond)
+				return before > 0 && client.Stats().BytesSent == before
+			}, testTimeout, time.Millisecond)
+			returned := make(chan struct{})
+			go func() {
+				defer close(returned)
+				for range 100 { // 100 SYNs queue behind the stuck carrier
+					ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+					client.OpenStream(ctx)
+					cancel()
+				}
+				client.NumStreams()
+			}()
+			select {
+			case <-returned:
+			case <-time.After(5 * time.Second):
+				t.Fatal("OpenStream waited on a stuck carrier")
+			}
+			closed := make(chan struct{})
+			go func() {
+				client.Close()
+				close(closed)
+			}()
+			select {
+			case <-closed:
+			case <-time.After(5 * time.Second):
+				t.Fatal("Close waited on a stuck carrier past CloseTimeout")
+			}
+		})
+	}
+}
+
+// Pattern 5: http.Server over the session's Listener view: Shutdown stops
+// accepting and drains the request in flight, which completes.
+func TestListenerCloseDrainsHTTP(t *testing.T) {
+	client, server := tcpPair(t, false)
+	inHandler, release := make(chan struct{}), make(chan struct{})
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		close(inHandler)
+		<-release
+		io.WriteString(w, "drained")
+	})}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(server.Listener()) }()
+	hc := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return client.OpenStream(ctx) },
+	}}
+	type reply struct {
+		body string
+		err  error
+	}
+	got := make(chan reply, 1)
+	go func() {
+		resp, err := hc.Get("http://netmux/")
+		if err != nil {
+			got <- reply{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		got <- reply{string(b), err}
+	}()
+	<-inHandler
+	shut := make(chan error, 1)
+	go func() { shut <- srv.Shutdown(ctxT(t)) }()
+	require.ErrorIs(t, <-served, http.ErrServerClosed)
+	// The listener is closed: the peer is told to open no more streams.
+	require.Eventually(t, func() bool {
+		_, err := client.TryOpenStream()
+		return errors.Is(err, core.ErrGoAway)
+	}, testTimeout, time.Millisecond)
+	close(release)
+	r := <-got
+	require.NoError(t, r.err)
+	assert.Equal(t, "drained", r.body)
+	require.NoError(t, <-shut)
+	require.NoError(t, server.Err(), "the session outlives its listener")
+}
+
+// A second Close, use after Close and Reset on a dead session fail as a
+// net.Conn's methods do.
+func TestStreamErrorsAfterClose(t *testing.T) {
+	client, server := pair(t)
+	a, _ := streamPair(t, client, server)
+	require.NoError(t, a.Close())
+	for name, err := range map[string]error{
+		"Close":            a.Close(),
+		"CloseWrite":       a.CloseWrite(),
+		"CloseRead":        a.CloseRead(),
+		"SetDeadline":      a.SetDeadline(time.Now()),
+		"SetReadDeadline":  a.SetReadDeadline(time.Now()),
+		"SetWriteDeadline": a.SetWriteDeadline(time.Now()),
+	} {
+		assert.ErrorIs(t, err, core.ErrStreamClosed, name)
+		assert.ErrorIs(t, err, net.ErrClosed, name)
+	}
+	_, err := a.Write([]byte("x"))
+	assert.ErrorIs(t, err, net.ErrClosed)
+	_, err = a.Read(make([]byte, 1))
+	assert.ErrorIs(t, err, net.ErrClosed)
+
+	b, _ := streamPair(t, client, server)
+	require.NoError(t, client.Close())
+	assert.ErrorIs(t, b.Reset(core.CodeCancel), core.ErrSessionClosed)
+	assert.ErrorIs(t, b.CloseWrite(), core.ErrSessionClosed)
+	assert.ErrorIs(t, b.SetDeadline(time.Time{}), core.ErrSessionClosed)
+}
+
+// Validate works on a value, and its errors match ErrInvalidConfig and
+// name the field.
+func TestValidateErrors(t *testing.T) {
+	require.NoError(t, core.DefaultConfig().Validate())
+	cfg := core.DefaultConfig()
+	cfg.MaxStreams = 0
+	err := cfg.Validate()
+	require.ErrorIs(t, err, core.ErrInvalidConfig)
+	var ce *core.ConfigError
+	require.ErrorAs(t, err, &ce)
+	assert.Equal(t, "MaxStreams", ce.Field)
+	_, err = core.Client(opaque{}, cfg)
+	require.ErrorIs(t, err, core.ErrInvalidConfig)
+}
+
+// When a session ends every timer it started stops: nothing keeps the
+// Session reachable, though its streams had close and deadline timers
+// armed for minutes.
+func TestEndedSessionIsCollected(t *testing.T) {
+	cfg := core.DefaultConfig()
+	cfg.StreamCloseTimeout = time.Hour
+	ref := func() weak.Pointer[core.Session] {
+		// Not tcpPair: its cleanup would keep the client reachable.
+		c1, c2 := tcpConns(t)
+		client, err := core.Client(c1, cfg)
+		require.NoError(t, err)
+		server, err := core.Server(c2, cfg)
+		require.NoError(t, err)
+		defer server.Close()
+		a, _ := streamPair(t, client, server)
+		b, _ := streamPair(t, client, server)
+		require.NoError(t, a.Close()) // the peer never closes: the close timer is armed
+		require.NoError(t, b.SetDeadline(time.Now().Add(time.Hour)))
+		require.NoError(t, client.Close())
+		return weak.Make(client)
+	}()
+	require.Eventually(t, func() bool {
+		runtime.GC()
+		return ref.Value() == nil
+	}, testTimeout, 10*time.Millisecond, "an ended session stays reachable")
+}
+
+// A Read that returns credit never writes to the transport: with the
+// carrier's write side stuck, a Read with data buffered returns at once.
+func TestReadNeverWrites(t *testing.T) {
+	a, b := tcpConns(t)
+	gate := &gatedConn{Conn: b, open: make(chan struct{})}
+	cfg := core.DefaultConfig()
+	cfg.WriteTimeout = 0
+	cfg.CloseTimeout = 200 * time.Millisecond
+	client, err := core.Client(a, cfg)
+	require.NoError(t, err)
+	defer client.Close()
+	server, err := core.Server(gate, cfg)
+	require.NoError(t, err)
+	defer func() {
+		close(gate.open)
+		server.Close()
+	}()
+	st, err := client.OpenStream(ctxT(t))
+	require.NoError(t, err)
+	data := make([]byte, 200<<10) // past the credit-return threshold
+	_, err = st.Write(data)
+	require.NoError(t, err)
+	peer, err := server.AcceptStream(ctxT(t))
+	require.NoError(t, err)
+	gate.stuck.Store(true) // from now on the server's transport writes block
+	read := make(chan error, 1)
+	go func() {
+		_, err := io.ReadFull(peer, make([]byte, len(data)))
+		read <- err
+	}()
+	select {
+	case err := <-read:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Read waited on the transport's write side")
+	}
+}
+
+// gatedConn's Write blocks, once stuck is set, until open is closed.
+type gatedConn struct {
+	net.Conn
+	stuck atomic.Bool
+	open  chan struct{}
+}
+
+func (g *gatedConn) Write(p []byte) (int, error) {
+	if g.stuck.Load() {
+		<-g.open
+	}
+	return g.Conn.Write(p)
+}
