@@ -74,12 +74,14 @@ type check struct {
 	run  func(e *env)
 }
 
-// Run runs every transport check, mux check and attack check over mp,
+// Run runs every transport check, mux check, load check and attack check
+// over mp,
 // each as a named subtest in a fixed order, each under its own timeout
 // and followed by a goroutine-leak check.
 func Run(t *testing.T, mp MakePipe, opts ...Option) {
 	t.Run("Transport", func(t *testing.T) { RunTransport(t, mp, opts...) })
 	t.Run("Mux", func(t *testing.T) { RunMux(t, mp, opts...) })
+	t.Run("Load", func(t *testing.T) { RunLoad(t, mp, opts...) })
 	t.Run("Attacks", func(t *testing.T) { RunAttacks(t, mp, opts...) })
 }
 

@@ -291,14 +291,20 @@ func checkStreamLimit(e *env) {
 		require.NoError(e, err)
 		opened = append(opened, st)
 	}
-	_, err := client.OpenStream(e.ctx())
+	// At the limit an opener waits (OpenStream, until its context ends)
+	// or fails at once (TryOpenStream).
+	_, err := client.TryOpenStream()
 	require.ErrorIs(e, err, core.ErrStreamLimit)
+	short, cancel := context.WithTimeout(e.ctx(), 20*time.Millisecond)
+	_, err = client.OpenStream(short)
+	cancel()
+	require.ErrorIs(e, err, context.DeadlineExceeded)
 	for range limit {
 		_, err := server.AcceptStream(e.ctx())
 		require.NoError(e, err)
 	}
-	// The server, at its limit, refuses a stream of its own.
-	_, err = server.OpenStream(e.ctx())
+	// The server, at its limit, opens no stream of its own.
+	_, err = server.TryOpenStream()
 	require.ErrorIs(e, err, core.ErrStreamLimit)
 	assert.LessOrEqual(e, server.NumStreams(), limit)
 	for _, st := range opened {
