@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"time"
 )
 
 // The reader goroutine owns the transport's read side. It validates each
@@ -268,9 +267,9 @@ func (s *Session) addCredit(st *Stream, delta uint32) error {
 	st.credit = credit
 	wake := false
 	if !st.inReady && st.canSendLocked() {
-		if !st.blockedAt.IsZero() {
-			s.stats.creditStall.Add(int64(time.Since(st.blockedAt)))
-			st.blockedAt = time.Time{}
+		if st.blockedAt != 0 {
+			s.stats.creditStall.Add(monoNow() - st.blockedAt)
+			st.blockedAt = 0
 		}
 		s.sender.ready.push(st)
 		wake = true

@@ -582,7 +582,7 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 			continue
 		case len(st.pend) > 0:
 			// Out of credit: wait for a window update to re-add it.
-			st.blockedAt = time.Now()
+			st.blockedAt = monoNow()
 			w.ready.remove(st)
 			continue
 		}

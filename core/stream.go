@@ -17,9 +17,9 @@ type Stream struct {
 	id    uint32
 	state atomic.Uint32 // stSendDone | stRecvDone | stRemoved
 
-	// Receive half, guarded by mu. rmu serialises Reads.
-	rmu        sync.Mutex
+	// Receive half, guarded by mu. reads serialises Reads.
 	mu         sync.Mutex
+	reads      turnstile
 	rw         recvWindow
 	buf        recvBuffer
 	finRecv    bool          // the peer's FIN arrived
@@ -34,8 +34,8 @@ type Stream struct {
 
 	accepted bool // guarded by s.mu: handed to the application
 
-	// Send half, guarded by s.sendMu. wmu serialises Writes.
-	wmu                                    sync.Mutex
+	// Send half, guarded by s.sendMu. writes serialises Writes.
+	writes                                 turnstile
 	credit                                 uint64 // bytes the peer lets us send
 	pend                                   []byte // rest of the current Write
 	written                                int    // bytes of the current Write taken
@@ -45,7 +45,7 @@ type Stream struct {
 	inReady, finQueued, finSent, rstQueued bool
 	lent                                   bool      // the batch being written holds part of pend's buffer
 	synQueued                              bool      // our SYN waits in the control queue (withdrawSYNLocked)
-	blockedAt                              time.Time // ran out of credit at
+	blockedAt                              int64     // ran out of credit at (monoNow; 0: has credit)
 
 	acked         atomic.Bool   // the peer accepted the stream (or it is inbound)
 	wuQueued      atomic.Bool   // a window update is in the control queue
@@ -88,14 +88,16 @@ func (st *Stream) RemoteAddr() net.Addr { return st.s.RemoteAddr() }
 // CloseRead or Close, and the session's error once the session has ended
 // and no data is left.
 func (st *Stream) Read(p []byte) (int, error) {
-	st.rmu.Lock()
-	defer st.rmu.Unlock()
 	if st.rdl.expired() {
 		return 0, errDeadline
 	}
 	s := st.s
+	st.mu.Lock()
+	if err := st.reads.enter(&st.mu, &st.rdl); err != nil {
+		st.mu.Unlock()
+		return 0, err
+	}
 	for {
-		st.mu.Lock()
 		st.unparkLocked()
 		if st.buf.len() > 0 && len(p) > 0 {
 			n := st.buf.read(p)
@@ -104,6 +106,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			if !st.finRecv && !st.readClosed && st.rw.wantUpdate(s.creditShift) {
 				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
 			}
+			st.reads.leave()
 			st.mu.Unlock()
 			if delta > 0 {
 				s.sendWindowUpdate(st, delta)
@@ -131,6 +134,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			}
 		}
 		if err != nil || len(p) == 0 {
+			st.reads.leave()
 			st.mu.Unlock()
 			return 0, err
 		}
@@ -142,9 +146,11 @@ func (st *Stream) Read(p []byte) (int, error) {
 		case <-st.rdl.wait():
 			st.mu.Lock()
 			st.unparkLocked()
+			st.reads.leave()
 			st.mu.Unlock()
 			return 0, errDeadline
 		}
+		st.mu.Lock()
 	}
 }
 
@@ -171,14 +177,17 @@ func (st *Stream) wakeReaderLocked() {
 // *StreamError after a reset, ErrWriteClosed after CloseWrite or Close,
 // and ErrSessionClosed when the session is closing.
 func (st *Stream) Write(p []byte) (int, error) {
-	st.wmu.Lock()
-	defer st.wmu.Unlock()
 	if st.wdl.expired() {
 		return 0, errDeadline
 	}
 	s := st.s
 	s.sendMu.Lock()
+	if err := st.writes.enter(&s.sendMu, &st.wdl); err != nil {
+		s.sendMu.Unlock()
+		return 0, err
+	}
 	if err := st.writeErrLocked(); err != nil || len(p) == 0 {
+		st.writes.leave()
 		s.sendMu.Unlock()
 		return 0, err
 	}
@@ -186,7 +195,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 	share := false
 	switch {
 	case !st.canSendLocked():
-		st.blockedAt = time.Now()
+		st.blockedAt = monoNow()
 	case len(p) < smallWrite:
 		// A small write goes to the front of the next batch, so that
 		// it does not wait behind a batch's worth of bulk data from
@@ -244,6 +253,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 			if err == nil && n < len(p) {
 				err = st.writeErrLocked()
 			}
+			st.writes.leave()
 			s.sendMu.Unlock()
 			return n, err
 		}
