@@ -43,9 +43,9 @@ type Stream struct {
 	writeWake                              chan struct{}
 	next, prev                             *Stream // ready ring links
 	inReady, finQueued, finSent, rstQueued bool
-	lent                                   bool      // the batch being written holds part of pend's buffer
-	synQueued                              bool      // our SYN waits in the control queue (withdrawSYNLocked)
-	blockedAt                              int64     // ran out of credit at (monoNow; 0: has credit)
+	lent                                   bool  // the batch being written holds part of pend's buffer
+	synQueued                              bool  // our SYN waits in the control queue (withdrawSYNLocked)
+	blockedAt                              int64 // ran out of credit at (monoNow; 0: has credit)
 
 	acked         atomic.Bool   // the peer accepted the stream (or it is inbound)
 	wuQueued      atomic.Bool   // a window update is in the control queue
