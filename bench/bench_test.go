@@ -193,9 +193,9 @@ func TestParseMuxes(t *testing.T) {
 	}
 }
 
-// TestIdlePastAcceptBacklog holds more streams than netmux's accept
-// backlog (256): the idle scenario must pace its opens rather than have
-// the burst refused.
+// TestIdlePastAcceptBacklog opens more streams at once than netmux's
+// accept backlog (256): admission makes the openers wait, so nothing is
+// refused and no goroutine is left per stream.
 func TestIdlePastAcceptBacklog(t *testing.T) {
 	p := shortParams()
 	p.IdleStreams = 600

@@ -465,9 +465,9 @@ func describe(name string, p params) string {
 	case "fair":
 		return fmt.Sprintf("one stream sends bulk non-stop while another does %d B echo RPCs for %v", p.RPCSize, p.RPCDuration)
 	case "open":
-		return fmt.Sprintf("%d sequential open, write 1 B, close; peer accepts, reads, closes (<= %d in flight)", p.OpenCount, p.OpenWindow)
+		return fmt.Sprintf("%d x (open, write 1 B, close) in a plain loop; peer accepts, reads, closes", p.OpenCount)
 	case "idle":
-		return fmt.Sprintf("%d streams held open idle; heap and goroutines per stream, both ends", p.IdleStreams)
+		return fmt.Sprintf("%d streams opened at once and held idle; heap and goroutines per stream, both ends", p.IdleStreams)
 	case "allocs":
 		return fmt.Sprintf("%d roundtrips of %s write + echo on one stream", p.AllocRounds, size(int64(p.AllocSize)))
 	case "wan50x1", "wan200x1", "wan50x8", "wan200x8":

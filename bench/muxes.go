@@ -339,22 +339,12 @@ type netmuxSession struct {
 	ln io.Closer // the server's listener, closed after the session
 }
 
-// Open waits for a free stream slot, as yamux's OpenStream and quic-go's
-// OpenStreamSync do: netmux's OpenStream fails at once with
-// ErrStreamLimit while MaxStreams streams are held, and a stream this side
-// closed is held until the peer's FIN arrives.
+// Open is OpenStream, which waits for room as yamux's OpenStream and
+// quic-go's OpenStreamSync do.
 func (n netmuxSession) Open() (io.ReadWriteCloser, error) {
-	deadline := time.Now().Add(setupTimeout)
-	for {
-		st, err := n.s.OpenStream(context.Background())
-		if err == nil {
-			return st, nil
-		}
-		if !errors.Is(err, core.ErrStreamLimit) || time.Now().After(deadline) {
-			return nil, err
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
+	defer cancel()
+	return rwc(n.s.OpenStream(ctx))
 }
 func (n netmuxSession) Accept() (io.ReadWriteCloser, error) {
 	return rwc(n.s.AcceptStream(context.Background()))

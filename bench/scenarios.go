@@ -23,7 +23,6 @@ type params struct {
 	RPCDuration   time.Duration `json:"rpc_duration_ns"` // rpc and fair: measured time
 	FairWarmup    time.Duration `json:"fair_warmup_ns"`  // fair: bulk runs alone first
 	OpenCount     int           `json:"open_count"`      // open: streams
-	OpenWindow    int           `json:"open_window"`     // open and idle: streams in flight at most
 	IdleStreams   int           `json:"idle_streams"`    // idle: streams held
 	IdleSettle    time.Duration `json:"idle_settle_ns"`  // idle: pause before measuring
 	AllocRounds   int           `json:"alloc_rounds"`    // allocs: measured roundtrips
@@ -57,7 +56,6 @@ func fullParams() params {
 		RPCDuration:   3 * time.Second,
 		FairWarmup:    200 * time.Millisecond,
 		OpenCount:     10000,
-		OpenWindow:    128,
 		IdleStreams:   1000,
 		IdleSettle:    200 * time.Millisecond,
 		AllocRounds:   20000,
@@ -89,7 +87,6 @@ func shortParams() params {
 		RPCDuration:   200 * time.Millisecond,
 		FairWarmup:    50 * time.Millisecond,
 		OpenCount:     100,
-		OpenWindow:    16,
 		IdleStreams:   50,
 		IdleSettle:    20 * time.Millisecond,
 		AllocRounds:   200,
@@ -193,13 +190,13 @@ var scenarios = []scenario{
 	},
 	{
 		Name:    "open",
-		Desc:    "open_count sequential open, write 1 B, close; the peer accepts, reads to EOF, closes (at most open_window in flight)",
+		Desc:    "open_count x (open, write 1 B, close) in a plain loop; the peer accepts, reads to EOF, closes",
 		Metrics: []metric{{Key: "streams_per_sec", Label: "streams/s"}},
 		run:     runOpen,
 	},
 	{
 		Name: "idle",
-		Desc: "idle_streams streams opened (1 B written and read on each, at most open_window in flight) and held idle; HeapAlloc delta after GC and goroutine delta, both ends",
+		Desc: "idle_streams streams opened at once by as many goroutines (1 B written and read on each) and held idle; HeapAlloc delta after GC and goroutine delta, both ends",
 		Metrics: []metric{
 			{Key: "heap_per_stream", Label: "heap B/stream", Lower: true},
 			{Key: "goroutines_per_stream", Label: "goroutines/stream", Lower: true},
@@ -712,7 +709,6 @@ func runFair(c, s sessionLike, p params) (map[string]float64, error) {
 
 func runOpen(c, s sessionLike, p params) (map[string]float64, error) {
 	var e errs
-	window := make(chan struct{}, p.OpenWindow)
 	var handled atomic.Int64
 	served := make(chan struct{})
 	go func() {
@@ -741,17 +737,14 @@ func runOpen(c, s sessionLike, p params) (map[string]float64, error) {
 				e.setf("stream %d: received %d bytes, want 1", i, got)
 			}
 			handled.Add(1)
-			<-window
 		}
 	}()
 
+	// The plain loop a user writes: no window of its own. The library's
+	// admission must keep the opener from outrunning the acceptor.
 	one := []byte{1}
 	start := time.Now()
 	for i := range p.OpenCount {
-		select {
-		case window <- struct{}{}:
-		case <-served: // the peer gave up; its error is recorded
-		}
 		if e.get() != nil {
 			break
 		}
@@ -784,25 +777,21 @@ func runOpen(c, s sessionLike, p params) (map[string]float64, error) {
 func runIdle(c, s sessionLike, p params) (map[string]float64, error) {
 	var e errs
 	n := p.IdleStreams
+	var mu sync.Mutex // guards cli and srv
 	cli := make([]io.ReadWriteCloser, 0, n)
 	srv := make([]io.ReadWriteCloser, 0, n)
-	var srvMu sync.Mutex // srv is appended to by the accepting goroutine
 	defer func() {
+		mu.Lock()
+		defer mu.Unlock()
 		for _, st := range cli {
 			st.Close()
 		}
-		srvMu.Lock()
-		defer srvMu.Unlock()
 		for _, st := range srv {
 			st.Close()
 		}
 	}()
 	h0, g0 := heapAfterGC(), runtime.NumGoroutine()
 
-	// At most open_window streams are opened and not yet accepted: a
-	// burst of opens past the peer's accept backlog is refused (netmux)
-	// or blocked (yamux) and would measure that instead.
-	window := make(chan struct{}, p.OpenWindow)
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
@@ -813,36 +802,37 @@ func runIdle(c, s sessionLike, p params) (map[string]float64, error) {
 				e.setf("accept stream %d: %w", i, err)
 				return
 			}
-			srvMu.Lock()
+			mu.Lock()
 			srv = append(srv, st)
-			srvMu.Unlock()
+			mu.Unlock()
 			if _, err := io.ReadFull(st, b[:]); err != nil {
 				e.setf("stream %d: read: %w", i, err)
 				return
 			}
-			<-window
 		}
 	}()
+	// The plain burst: every stream opened at once, each by a goroutine
+	// of its own, which ends once its byte is written.
+	var wg sync.WaitGroup
 	one := []byte{1}
 	for i := range n {
-		select {
-		case window <- struct{}{}:
-		case <-served: // the peer gave up; its error is recorded
-		}
-		if e.get() != nil {
-			break
-		}
-		st, err := c.Open()
-		if err != nil {
-			e.setf("open stream %d: %w", i, err)
-			break
-		}
-		cli = append(cli, st)
-		if _, err := st.Write(one); err != nil {
-			e.setf("stream %d: write: %w", i, err)
-			break
-		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			st, err := c.Open()
+			if err != nil {
+				e.setf("open stream %d: %w", i, err)
+				return
+			}
+			mu.Lock()
+			cli = append(cli, st)
+			mu.Unlock()
+			if _, err := st.Write(one); err != nil {
+				e.setf("stream %d: write: %w", i, err)
+			}
+		}()
 	}
+	wg.Wait()
 	if err := e.get(); err != nil {
 		return nil, err
 	}
