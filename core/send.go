@@ -399,6 +399,7 @@ func (s *Session) flushInline(st *Stream) bool {
 // any, is returned as a copy (in spillBuf), so that no Write's buffer is
 // held once it returns.
 func (s *Session) tryWriteBatch(b []byte) (rest []byte, err error) {
+	s.stats.transportWrites.Add(1)
 	w := &s.sender
 	if len(w.iov) > 0 {
 		var left [][]byte
@@ -464,6 +465,7 @@ func (s *Session) finishSent() {
 // When the batch lends payload, sender.iov is the whole batch (b's bytes
 // among the loans) and b itself is not written.
 func (s *Session) writeBatch(b []byte) error {
+	s.stats.transportWrites.Add(1)
 	if t := s.sender.timer; t != nil {
 		t.Reset(s.cfg.WriteTimeout)
 	}

@@ -2,8 +2,10 @@ package core
 
 import (
 	"io"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/netmux/netmux/transport/mem"
 	"github.com/stretchr/testify/assert"
@@ -83,4 +85,86 @@ func TestSharedWriteIsWritten(t *testing.T) {
 	_, err = io.ReadFull(peer, got)
 	require.NoError(t, err)
 	assert.Equal(t, "shared", string(got))
+}
+
+// TestRepliesShareAWrite shows what Session.woken buys: eight handlers
+// woken by requests that arrived in one transport read answer in one or
+// two transport writes, not eight. With GOMAXPROCS 1 the order is fixed:
+// the reader wakes all eight before any runs. Without the count, each
+// handler would find the transport idle and write its reply alone.
+func TestRepliesShareAWrite(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(1))
+	c, sc := tcpPair(t)
+	cfg := DefaultConfig()
+	cfg.KeepAliveInterval = 0
+	cli, srv := sessionPair(t, c, sc, cfg)
+	require.NotNil(t, srv.sock, "the server writes inline over direct socket I/O")
+	const n = 8
+	sts := make([]*Stream, n)
+	handlers := make([]*Stream, n)
+	errs := make(chan error, n)
+	for i := range sts {
+		st, err := cli.OpenStream(t.Context())
+		require.NoError(t, err)
+		_, err = st.Write([]byte{0}) // make the SYN reach the server
+		require.NoError(t, err)
+		sts[i] = st
+		h, err := srv.AcceptStream(t.Context())
+		require.NoError(t, err)
+		handlers[i] = h
+		go func() {
+			req := make([]byte, 2)
+			if _, err := io.ReadFull(h, req); err != nil {
+				errs <- err
+				return
+			}
+			_, err := h.Write([]byte("reply"))
+			errs <- err
+		}()
+	}
+	// Every handler is parked in its Read, and the server is idle.
+	require.Eventually(t, func() bool {
+		for _, h := range handlers {
+			h.mu.Lock()
+			parked := h.parked
+			h.mu.Unlock()
+			if !parked {
+				return false
+			}
+		}
+		srv.sendMu.Lock()
+		defer srv.sendMu.Unlock()
+		return !srv.sender.busy && len(srv.sender.ctrl) == 0
+	}, 10*time.Second, time.Millisecond)
+	before := srv.stats.transportWrites.Load()
+
+	// The eight requests leave the client in one transport write.
+	holdTransport(t, cli)
+	var wrote sync.WaitGroup
+	for _, st := range sts {
+		wrote.Add(1)
+		go func() {
+			defer wrote.Done()
+			st.Write([]byte{1})
+		}()
+		require.Eventually(t, queued(cli, st), 10*time.Second, time.Millisecond)
+	}
+	cli.sendMu.Lock()
+	batch, _ := cli.buildBatchLocked()
+	cli.sendMu.Unlock()
+	require.NoError(t, cli.writeBatch(batch))
+	releaseTransport(cli)
+	wrote.Wait()
+
+	for range n {
+		require.NoError(t, <-errs)
+	}
+	reply := make([]byte, 5)
+	for _, st := range sts {
+		_, err := io.ReadFull(st, reply)
+		require.NoError(t, err)
+	}
+	writes := srv.stats.transportWrites.Load() - before
+	assert.LessOrEqual(t, writes, uint64(2), "eight replies took %d transport writes", writes)
+	t.Logf("eight replies in %d transport writes", writes)
 }

@@ -29,6 +29,7 @@ type counters struct {
 	bytesIn, bytesOut, framesIn, framesOut                       atomic.Uint64
 	streamsOpened, streamsAccepted, streamsRefused, streamsReset atomic.Uint64
 	creditStall                                                  atomic.Int64
+	transportWrites                                              atomic.Uint64 // write system calls or conn.Writes begun (tests)
 }
 
 // Stats returns a snapshot of the session's counters.
