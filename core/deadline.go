@@ -8,24 +8,25 @@ import (
 
 // deadline is a resettable deadline in the manner of net.Pipe's: a channel
 // that is closed when the time passes and remade when the deadline moves.
-// Nothing is allocated until a deadline is set.
+// It has no lock of its own: its fields are guarded by the lock of the half
+// it belongs to (Stream.mu for the read deadline, sendMu for the write
+// deadline), which set, wait and stopTimer are called with, and which the
+// timer's callback takes. Nothing is allocated until a deadline is set.
 type deadline struct {
-	mu     sync.Mutex
 	timer  *time.Timer
 	cancel chan struct{} // nil: no deadline ever set
+	gen    uint32        // counts set calls: a timer armed by an earlier one does nothing
 	fired  atomic.Bool   // cancel is closed: lets every Read and Write check without the lock
-	armed  atomic.Bool   // a deadline is set (passed or not)
 }
 
-// set arms the deadline; the zero time clears it.
-func (d *deadline) set(t time.Time) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.armed.Store(!t.IsZero())
-	if d.timer != nil && !d.timer.Stop() {
-		<-d.cancel // the timer fired; wait for its close to be visible
+// set arms the deadline; the zero time clears it. Call with mu, the
+// deadline's guard, held: the timer's callback takes it.
+func (d *deadline) set(mu *sync.Mutex, t time.Time) {
+	d.gen++
+	if d.timer != nil {
+		d.timer.Stop() // if it already fired, its callback finds gen moved on
+		d.timer = nil
 	}
-	d.timer = nil
 	if d.cancel == nil {
 		if t.IsZero() {
 			return
@@ -36,43 +37,47 @@ func (d *deadline) set(t time.Time) {
 	if !t.IsZero() {
 		dur = max(time.Until(t), -1)
 	}
-	closed := isClosed(d.cancel)
-	if closed && dur >= 0 { // cleared or moved to the future: reopen
+	if d.fired.Load() && dur >= 0 { // cleared or moved to the future: reopen
 		d.cancel = make(chan struct{})
 		d.fired.Store(false)
-		closed = false
 	}
-	if t.IsZero() {
-		return
-	}
-	if dur > 0 {
-		cancel := d.cancel
+	switch {
+	case t.IsZero():
+	case dur > 0:
+		gen := d.gen
 		d.timer = time.AfterFunc(dur, func() {
-			d.fired.Store(true) // before close: set waits for the close
-			close(cancel)
+			mu.Lock()
+			if d.gen == gen {
+				d.fireLocked()
+			}
+			mu.Unlock()
 		})
-		return
+	default:
+		d.fireLocked()
 	}
-	if !closed {
+}
+
+// fireLocked closes the channel once. Call with the guard held.
+func (d *deadline) fireLocked() {
+	if !d.fired.Load() {
 		d.fired.Store(true)
 		close(d.cancel)
 	}
 }
 
 // stopTimer stops a pending deadline timer, leaving the deadline unfired.
+// Call with the guard held.
 func (d *deadline) stopTimer() {
-	d.mu.Lock()
-	if d.timer != nil && d.timer.Stop() {
+	if d.timer != nil {
+		d.timer.Stop()
 		d.timer = nil
+		d.gen++
 	}
-	d.mu.Unlock()
 }
 
 // wait returns a channel that is closed when the deadline passes. A
-// deadline set later closes the same channel.
+// deadline set later closes the same channel. Call with the guard held.
 func (d *deadline) wait() <-chan struct{} {
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	if d.cancel == nil {
 		d.cancel = make(chan struct{})
 	}

@@ -138,12 +138,12 @@ func (st *Stream) Read(p []byte) (int, error) {
 			st.mu.Unlock()
 			return 0, err
 		}
-		wake := st.readWake
+		wake, expired := st.readWake, st.rdl.wait()
 		st.parked = true
 		st.mu.Unlock()
 		select { // not on s.dead: terminate wakes every stream
 		case <-wake:
-		case <-st.rdl.wait():
+		case <-expired:
 			st.mu.Lock()
 			st.unparkLocked()
 			st.reads.leave()
@@ -217,7 +217,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 	if st.writeWake == nil {
 		st.writeWake = make(chan struct{}, 1)
 	}
-	wake := st.writeWake
+	wake, expired := st.writeWake, st.wdl.wait()
 	s.sendMu.Unlock()
 	// The Write may write to the socket itself, but never waits on it
 	// (flushInline): its deadline stays in force.
@@ -227,7 +227,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 
 	var stop, stopped error // stopped: the error of a Write that withdrew its rest
 	for {
-		dl := st.wdl.wait()
+		dl := expired
 		if stop != nil {
 			dl = nil // stopped: only waiting for a loan to end
 		}
@@ -257,6 +257,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 			s.sendMu.Unlock()
 			return n, err
 		}
+		expired = st.wdl.wait()
 		s.sendMu.Unlock()
 	}
 }
@@ -538,9 +539,11 @@ func (st *Stream) stopTimerLocked() {
 func (st *Stream) stopTimers() {
 	st.mu.Lock()
 	st.stopTimerLocked()
-	st.mu.Unlock()
 	st.rdl.stopTimer()
+	st.mu.Unlock()
+	st.s.sendMu.Lock()
 	st.wdl.stopTimer()
+	st.s.sendMu.Unlock()
 }
 
 // startOpenTimer resets the stream if the peer's ACK does not arrive in d.
@@ -567,12 +570,10 @@ func (st *Stream) startOpenTimer(d time.Duration) {
 // ErrStreamClosed after Close, and with the session's error once the
 // session has ended, as a closed net.Conn's does.
 func (st *Stream) SetDeadline(t time.Time) error {
-	if err := st.usable(); err != nil {
+	if err := st.SetReadDeadline(t); err != nil {
 		return err
 	}
-	st.rdl.set(t)
-	st.wdl.set(t)
-	return nil
+	return st.SetWriteDeadline(t)
 }
 
 // SetReadDeadline sets the deadline for pending and future Reads: a Read
@@ -581,7 +582,9 @@ func (st *Stream) SetReadDeadline(t time.Time) error {
 	if err := st.usable(); err != nil {
 		return err
 	}
-	st.rdl.set(t)
+	st.mu.Lock()
+	st.rdl.set(&st.mu, t)
+	st.mu.Unlock()
 	return nil
 }
 
@@ -592,6 +595,9 @@ func (st *Stream) SetWriteDeadline(t time.Time) error {
 	if err := st.usable(); err != nil {
 		return err
 	}
-	st.wdl.set(t)
+	s := st.s
+	s.sendMu.Lock()
+	st.wdl.set(&s.sendMu, t)
+	s.sendMu.Unlock()
 	return nil
 }

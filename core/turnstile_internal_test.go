@@ -19,7 +19,7 @@ func TestTurnstile(t *testing.T) {
 	require.NoError(t, ts.enter(&mu, &none)) // the holder
 	mu.Unlock()
 
-	soon.set(time.Now().Add(20 * time.Millisecond))
+	soon.set(&mu, time.Now().Add(20*time.Millisecond))
 	mu.Lock()
 	err := ts.enter(&mu, &soon)
 	assert.ErrorIs(t, err, errDeadline, "a waiter gives up at its deadline")
@@ -49,29 +49,41 @@ func TestTurnstile(t *testing.T) {
 	mu.Unlock()
 }
 
-// A turn handed over just as the waiter's deadline passed is passed on,
-// never lost.
-func TestTurnstileHandoffAtDeadline(t *testing.T) {
+// Under contention with deadlines passing, the turn is held by one call
+// at a time and never lost: every call either gets it or times out, and
+// it is free at the end.
+func TestTurnstileContention(t *testing.T) {
 	var mu sync.Mutex
 	var ts turnstile
-	var past deadline
-	past.set(time.Now().Add(-time.Second))
-	mu.Lock()
-	ts.busy, ts.waiters, ts.turn = true, 1, make(chan struct{}, 1)
-	signal(ts.turn) // the holder left while one call waited
-	ts.waiters = 0
-	// The waiter's deadline fired: enter sees both channels ready.
-	ts.waiters++
-	turn := ts.turn
-	mu.Unlock()
-	_ = turn
-	mu.Lock()
-	ts.waiters--
-	select {
-	case <-ts.turn:
-		ts.leave()
-	default:
+	var holders, got, expired int
+	var wg sync.WaitGroup
+	for i := range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var dl deadline
+			mu.Lock()
+			defer mu.Unlock()
+			if i%2 == 0 {
+				dl.set(&mu, time.Now().Add(time.Duration(i)*100*time.Microsecond))
+			}
+			if err := ts.enter(&mu, &dl); err != nil {
+				expired++
+				return
+			}
+			holders++
+			assert.Equal(t, 1, holders, "one holder at a time")
+			mu.Unlock()
+			time.Sleep(100 * time.Microsecond) // hold the turn a moment
+			mu.Lock()
+			holders--
+			got++
+			ts.leave()
+		}()
 	}
-	assert.False(t, ts.busy, "the turn is free again")
-	mu.Unlock()
+	wg.Wait()
+	assert.Equal(t, 50, got+expired)
+	assert.Positive(t, got)
+	assert.False(t, ts.busy, "the turn is free")
+	assert.Zero(t, ts.waiters)
 }
