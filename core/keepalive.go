@@ -128,7 +128,7 @@ func (s *Session) tuningRTT() time.Duration {
 // read yet when one of its writes fails, so every reply it owes is a
 // chance to lose data at close.
 func (s *Session) pingsForRTT() bool {
-	return s.pathRTT.Load() == 0 && s.version != yamuxVersion
+	return s.pathRTT.Load() == 0 && s.d.rttPings
 }
 
 // warmup is how many samples the session warms up with.

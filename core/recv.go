@@ -52,8 +52,8 @@ func (s *Session) readFailed(err error) {
 	case s.localFin.Load():
 		// We said our last word; the peer hung up instead of answering.
 		s.terminate(s.closeCause)
-	case s.version == yamuxVersion && err == io.EOF:
-		s.terminate(io.EOF) // a yamux peer ends a session by closing
+	case s.d.eofEndsSession && err == io.EOF:
+		s.terminate(io.EOF)
 	case err == io.EOF:
 		s.terminate(fmt.Errorf("transport closed without GoAway: %w", io.ErrUnexpectedEOF))
 	default:
@@ -102,8 +102,8 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 		}
 		return s.discardPayload(h, limit)
 	}
-	if h.flags&flagACK != 0 || (s.version == yamuxVersion && !st.acked.Load()) {
-		st.recvAck() // a yamux acceptor's frames may carry no ACK at all
+	if h.flags&flagACK != 0 || (s.d.anyFrameAcks && !st.acked.Load()) {
+		st.recvAck()
 	}
 	rst := h.flags&flagRST != 0
 	switch {
@@ -120,9 +120,9 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 		st.recvFin()
 	}
 	if rst {
-		code := ErrorCode(h.length)
-		if s.version == yamuxVersion {
-			code = CodeNoError // yamux's RST carries no code
+		code := CodeNoError
+		if s.d.rstCode {
+			code = ErrorCode(h.length)
 		}
 		s.mu.Lock()
 		wasted := !st.accepted
@@ -146,9 +146,7 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 	case s.streams[id] != nil:
 		s.mu.Unlock()
 		return nil, protocolErrorf(CodeProtocol, "duplicate SYN for stream %d", id)
-	case id <= s.peerMaxID && s.version != yamuxVersion:
-		// yamux peers queue SYNs outside their ID lock, so their SYNs may
-		// arrive out of order; netmux peers send them in order.
+	case id <= s.peerMaxID && s.d.orderedSYNs:
 		s.mu.Unlock()
 		return nil, protocolErrorf(CodeProtocol, "SYN reuses stream %d (highest so far %d)", id, s.peerMaxID)
 	}
@@ -331,8 +329,8 @@ func (s *Session) handleGoAway(h frameHeader) error {
 		s.remoteGoAway = ga
 	}
 	s.mu.Unlock()
-	if s.version == yamuxVersion && ga.Code != CodeNoError {
-		s.terminate(ga) // yamux ends the session with an error GoAway
+	if s.d.errorGoAwayEnds && ga.Code != CodeNoError {
+		s.terminate(ga)
 		return errStopReading
 	}
 	if h.flags&flagFIN == 0 {

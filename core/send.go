@@ -333,7 +333,7 @@ func (s *Session) writeLoop() {
 		}
 		if last {
 			s.localFin.Store(true)
-			if s.version == yamuxVersion || abort != nil {
+			if !s.d.finalGoAwayFIN || abort != nil { // no answer to wait for
 				s.terminate(abort)
 			}
 			s.finDone()
@@ -651,30 +651,17 @@ func (w *sender) endLoansLocked() {
 // finalGoAway appends the session's last frame: GoAway|FIN in netmux,
 // a plain GoAway in yamux mode.
 func (s *Session) finalGoAway(buf []byte, code ErrorCode) []byte {
-	flags := flagFIN
-	if s.version == yamuxVersion {
-		// yamux knows codes 0 (normal), 1 (protocol) and 2 (internal).
-		flags = 0
-		switch code {
-		case CodeNoError:
-		case CodeProtocol, CodeFlowControl:
-			code = CodeProtocol
-		default:
-			code = CodeInternal
-		}
+	var flags frameFlags
+	if s.d.finalGoAwayFIN {
+		flags = flagFIN
 	}
 	s.stats.framesOut.Add(1)
-	return frameHeader{version: s.version, typ: frameGoAway, flags: flags, length: uint32(code)}.appendTo(buf)
+	return frameHeader{version: s.version, typ: frameGoAway, flags: flags,
+		length: uint32(s.d.goAwayCode(code))}.appendTo(buf)
 }
 
-// rstLength is the Length of an RST frame: the code, except in yamux mode
-// where RST carries none.
-func (s *Session) rstLength(code ErrorCode) uint32 {
-	if s.version == yamuxVersion {
-		return 0
-	}
-	return uint32(code)
-}
+// rstLength is the Length of an RST frame carrying code.
+func (s *Session) rstLength(code ErrorCode) uint32 { return s.d.rstLength(code) }
 
 // streamRing is an intrusive circular list of streams with something to
 // send. Guarded by sendMu.

@@ -19,6 +19,7 @@ type Session struct {
 	cfg     Config
 	client  bool
 	version uint8
+	d       dialect // what the version changes (dialect.go)
 	log     *slog.Logger
 
 	// Stream table, accept queue and GoAway state, guarded by mu.
@@ -96,6 +97,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		cfg:        cfg,
 		client:     client,
 		version:    cfg.ProtocolVersion,
+		d:          dialectFor(cfg.ProtocolVersion),
 		log:        cfg.Logger,
 		streams:    make(map[uint32]*Stream),
 		nextID:     2,

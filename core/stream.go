@@ -556,9 +556,9 @@ func (st *Stream) startOpenTimer(d time.Duration) {
 	st.setTimerLocked(d, func() {
 		s := st.s
 		s.sendMu.Lock()
-		// A yamux acceptor that saw our FIN before it accepted sends no
-		// ACK at all; yamux itself stops its open timer once it closes.
-		acked := st.acked.Load() || (s.version == yamuxVersion && st.finQueued)
+		// An acceptor whose frames all acknowledge (yamux) may send none
+		// after our FIN; yamux itself stops its open timer once it closes.
+		acked := st.acked.Load() || (s.d.anyFrameAcks && st.finQueued)
 		s.sendMu.Unlock()
 		if !acked {
 			st.abort(CodeTimeout, false)
