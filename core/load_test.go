@@ -225,7 +225,6 @@ func stuckPair(t *testing.T, wrap bool, mod ...func(*core.Config)) *core.Session
 		m(&cfg)
 	}
 	a, b := tcpConns(t)
-	t.Cleanup(func() { b.Close() })
 	var ca io.ReadWriteCloser = a
 	if wrap {
 		ca = opaque{a}
@@ -233,6 +232,7 @@ func stuckPair(t *testing.T, wrap bool, mod ...func(*core.Config)) *core.Session
 	client, err := core.Client(ca, cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { client.Close() })
+	t.Cleanup(func() { b.Close() }) // first: the session's close then fails fast
 	return client
 }
 
@@ -297,7 +297,7 @@ func TestOpenWhileCarrierStuck(t *testing.T) {
 		t.Run(map[bool]string{false: "tcp", true: "wrapped"}[wrap], func(t *testing.T) {
 			client := stuckPair(t, wrap, func(c *core.Config) {
 				c.MaxControlFrames = 16
-				c.CloseTimeout = 3 * time.Second
+				c.CloseTimeout = 2 * time.Second
 			})
 			// Stick the carrier: 64 streams' initial credit (16 MiB) is
 			// more than the sockets hold.
@@ -346,7 +346,7 @@ func TestTimerCallbacksNeverWait(t *testing.T) {
 	client := stuckPair(t, false, func(c *core.Config) {
 		c.MaxControlFrames = 16
 		c.OpenTimeout = 100 * time.Millisecond
-		c.CloseTimeout = 5 * time.Second
+		c.CloseTimeout = 3 * time.Second
 	})
 	p := make([]byte, 256<<10)
 	for range 64 { // 16 MiB of initial credit: more than the sockets hold
