@@ -4,17 +4,20 @@
 // stream of the newest client's session; the client forwards it to a
 // service on its side. To publish a local web server:
 //
-//	python3 -m http.server 8000 --bind 127.0.0.1          # the service
-//	go run ./examples/forward_server                       # -listen 127.0.0.1:7000 -public 127.0.0.1:8001
-//	go run ./examples/forward_client                       # -server 127.0.0.1:7000 -target 127.0.0.1:8000
+//	python3 -m http.server 8000 --bind 127.0.0.1   # the service
+//	go run ./examples/forward_server               # -listen 127.0.0.1:7777 -public 127.0.0.1:8001
+//	go run ./examples/forward_client               # -server 127.0.0.1:7777 -target 127.0.0.1:8000
 //	curl http://127.0.0.1:8001/
 //
-// cmd/netmux's "forward" command is the full version: every transport,
-// TLS, several mappings, local forwarding and graceful shutdown.
+// A public connection that arrives while no client is connected is
+// closed. cmd/netmux's "forward" command is the full version: every
+// transport, TLS, several mappings, local forwarding and graceful
+// shutdown.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"log"
@@ -27,7 +30,7 @@ import (
 )
 
 func main() {
-	listen := flag.String("listen", "127.0.0.1:7000", "address tunnel clients connect to")
+	listen := flag.String("listen", "127.0.0.1:7777", "address tunnel clients connect to")
 	public := flag.String("public", "127.0.0.1:8001", "public address whose connections go through the tunnel")
 	flag.Parse()
 
@@ -45,7 +48,7 @@ func main() {
 	}
 	log.Printf("tunnel clients connect to %s; public port %s", ln.Addr(), pub.Addr())
 
-	// The newest client session carries the public connections.
+	// The newest live client session carries the public connections.
 	var mu sync.Mutex
 	var current *core.Session
 	go func() {
@@ -58,6 +61,20 @@ func main() {
 			mu.Lock()
 			current = sess
 			mu.Unlock()
+			go func() {
+				<-sess.Done()
+				mu.Lock()
+				if current == sess {
+					current = nil
+				}
+				mu.Unlock()
+				if err := sess.Err(); errors.Is(err, core.ErrGoAway) {
+					log.Printf("client %s disconnected", sess.RemoteAddr())
+				} else {
+					log.Printf("client %s lost: %v", sess.RemoteAddr(), err)
+				}
+				sess.Close()
+			}()
 		}
 	}()
 

@@ -1,18 +1,20 @@
-// Command tcp_client opens one netmux session to examples/tcp_server,
-// sends a message on each of several concurrent streams and prints the
-// echoes:
+// Command tcp_client is the client half of the echo example: it reads
+// lines from standard input, sends each one over a fresh stream of one
+// netmux session to examples/tcp_server, and prints the reply, in order.
+// At the end of its input it closes the session gracefully.
 //
-//	go run ./examples/tcp_server -addr 127.0.0.1:7777
-//	go run ./examples/tcp_client -addr 127.0.0.1:7777 -streams 5
+//	go run ./examples/tcp_server                      # listens on 127.0.0.1:7777
+//	printf 'hello\nworld\n' | go run ./examples/tcp_client
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"log"
-	"sync"
+	"os"
 
 	"github.com/netmux/netmux/core"
 	"github.com/netmux/netmux/transport"
@@ -21,7 +23,6 @@ import (
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:7777", "address of the echo server")
-	streams := flag.Int("streams", 3, "streams to open at once")
 	flag.Parse()
 	ctx := context.Background()
 
@@ -30,32 +31,51 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer sess.Close() // graceful: flushes, GoAway, waits for the server
+	log.Printf("connected to %s", sess.RemoteAddr())
 
-	rtt, err := sess.Ping(ctx)
-	if err != nil {
+	in := bufio.NewReader(os.Stdin)
+	out := bufio.NewWriter(os.Stdout)
+	for {
+		line, err := in.ReadBytes('\n')
+		if len(line) > 0 {
+			reply, err := echo(ctx, sess, line)
+			if err != nil {
+				log.Fatal(err)
+			}
+			out.Write(reply)
+			out.Flush()
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	// Graceful: flushes, sends GoAway, waits for the server's answer.
+	if err := sess.Close(); err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("connected to %s, round trip %v\n", sess.RemoteAddr(), rtt)
+}
 
-	var wg sync.WaitGroup
-	for i := range *streams {
-		wg.Go(func() {
-			st, err := sess.OpenStream(ctx) // no round trip: write at once
-			if err != nil {
-				log.Print(err)
-				return
-			}
-			defer st.Close()
-			fmt.Fprintf(st, "hello #%d", i)
-			st.CloseWrite() // the server reads io.EOF; we can still read
-			reply, err := io.ReadAll(st)
-			if err != nil {
-				log.Print(err)
-				return
-			}
-			fmt.Printf("stream %d: %s\n", st.ID(), reply)
-		})
+// echo sends line over a new stream and returns what comes back. It
+// writes and reads at once: a line longer than the two stream windows
+// (512 KiB by default) would otherwise deadlock, the server blocked
+// writing its echo to us while we are still blocked writing to it.
+func echo(ctx context.Context, sess *core.Session, line []byte) ([]byte, error) {
+	st, err := sess.OpenStream(ctx) // no round trip: write at once
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
+	defer st.Close()
+	werr := make(chan error, 1)
+	go func() {
+		_, err := st.Write(line)
+		if err == nil {
+			err = st.CloseWrite() // the server reads io.EOF; we can still read
+		}
+		werr <- err
+	}()
+	reply, err := io.ReadAll(st)
+	return reply, errors.Join(err, <-werr)
 }

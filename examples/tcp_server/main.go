@@ -1,16 +1,17 @@
-// Command tcp_server is a netmux echo server over TCP: every stream a
-// client opens is echoed back until the client half-closes it. Pair it
-// with examples/tcp_client:
+// Command tcp_server is the server half of the echo example: every stream
+// a client opens carries one line, which it echoes back before closing
+// the stream. Pair it with examples/tcp_client:
 //
-//	go run ./examples/tcp_server -addr 127.0.0.1:7777
-//	go run ./examples/tcp_client -addr 127.0.0.1:7777
+//	go run ./examples/tcp_server                      # listens on 127.0.0.1:7777
+//	printf 'hello\nworld\n' | go run ./examples/tcp_client
 //
-// Ctrl-C shuts it down gracefully: clients get GoAway and open streams
-// finish.
+// SIGINT (Ctrl-C) or SIGTERM shuts it down gracefully: clients get
+// GoAway and open streams finish.
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"log"
@@ -40,13 +41,17 @@ func main() {
 			log.Printf("session from %s", sess.RemoteAddr())
 			for {
 				st, err := sess.AcceptStream(context.Background())
+				if errors.Is(err, core.ErrGoAway) {
+					log.Printf("session from %s closed by the client", sess.RemoteAddr())
+					return
+				}
 				if err != nil {
 					log.Printf("session from %s ended: %v", sess.RemoteAddr(), err)
 					return
 				}
 				go func() {
 					defer st.Close()
-					io.Copy(st, st) // until the client's CloseWrite
+					io.Copy(st, st) // the line, until the client's CloseWrite
 					st.CloseWrite() // then the client reads io.EOF
 				}()
 			}
