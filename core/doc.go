@@ -57,6 +57,13 @@
 // os.ErrDeadlineExceeded. Read returns exactly io.EOF after the peer's
 // FIN and all its data.
 //
+// # Dependencies
+//
+// core imports the standard library and, on Linux only,
+// golang.org/x/sys/unix, to read the carrier's minimum RTT from TCP_INFO
+// (a starting point for window auto-tuning). Nothing else: a program that
+// imports core and transport/tcp builds none of the other carriers.
+//
 // # yamux compatibility
 //
 // With Config.ProtocolVersion set to 0 a session speaks the
