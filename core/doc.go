@@ -37,6 +37,17 @@
 // budget, so the memory a peer can make a session hold is bounded by
 // MaxStreams*InitialStreamWindow + SessionReceiveBudget.
 //
+// Flow control has a consequence for request/response code: a stream
+// holds at most one window of unread data in each direction. An echo
+// client that writes N bytes, calls CloseWrite and only then reads the
+// echo deadlocks once N exceeds the two windows (512 KiB with the
+// default configuration): the echoing peer blocks writing the echo into
+// the client's full window, stops reading, and the client's Write then
+// blocks on the peer's full window. (Over raw TCP the same code fails
+// later, at the size of the kernel's buffers.) Read and write at once,
+// with the Write (and CloseWrite) in a goroutine of its own while the
+// caller reads; Example (EchoLargerThanWindows) shows it.
+//
 // The session owns every timeout (keepalive, write timeout, open and
 // close timeouts, stream deadlines) and never sets deadlines on the
 // transport. docs/architecture.md in the repository has the details and
