@@ -53,6 +53,10 @@ func TestBrokenTransport(t *testing.T) {
 	if kind == "" {
 		t.Skip("run by TestSuiteFailsBrokenTransports")
 	}
+	opts := []conformance.Option{conformance.WithCheckTimeout(10 * time.Second), conformance.WithScale(4)}
+	if kind == "dropbyte" {
+		opts = nil // the defaults: the progress timeout must beat the check timeout
+	}
 	conformance.RunTransport(t, func(t testing.TB) (io.ReadWriteCloser, io.ReadWriteCloser) {
 		c1, c2 := mem.Pipe()
 		t.Cleanup(func() {
@@ -60,11 +64,33 @@ func TestBrokenTransport(t *testing.T) {
 			c2.Close()
 		})
 		return &broken{Conn: c1, kind: kind}, &broken{Conn: c2, kind: kind}
-	}, conformance.WithCheckTimeout(10*time.Second), conformance.WithScale(4))
+	}, opts...)
+}
+
+// A transport that loses one byte per MiB must fail BulkBothWays within
+// seconds, saying which direction stopped and how many bytes went
+// missing, not hang until the 2-minute check timeout.
+func TestLostBytesFailFast(t *testing.T) {
+	t.Parallel()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	start := time.Now()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenTransport$/^BulkBothWays$", "-test.v", "-test.timeout=3m")
+	cmd.Env = append(os.Environ(), "NETMUX_BROKEN=dropbyte")
+	out, err := cmd.CombinedOutput()
+	elapsed := time.Since(start)
+	require.Error(t, err, "the suite passed a transport that loses bytes:\n%s", out)
+	assert.Contains(t, string(out), "--- FAIL: TestBrokenTransport/BulkBothWays")
+	assert.Regexp(t, `no progress: c[12]→c[12] moved no byte for 10s \([1-9][0-9]* bytes missing\)`, string(out))
+	assert.Regexp(t, `c1→c2: sent \d+ and received \d+ of \d+ bytes`, string(out))
+	assert.NotContains(t, string(out), "hung for", "the check timeout fired first")
+	assert.Less(t, elapsed, time.Minute, "the failure took %v:\n%s", elapsed, out)
+	t.Logf("failed after %v:\n%s", elapsed, out)
 }
 
 // broken misbehaves in one way: corrupt flips a byte now and then, drop
-// loses a write now and then, noeof never lets the peer see Close.
+// loses a write now and then, dropbyte loses one byte per MiB, noeof never
+// lets the peer see Close.
 type broken struct {
 	*mem.Conn
 	kind string
@@ -86,6 +112,12 @@ func (b *broken) Write(p []byte) (int, error) {
 		q[len(q)/2] ^= 0x40
 		return b.Conn.Write(q)
 	case b.kind == "drop" && crossed:
+		return len(p), nil
+	case b.kind == "dropbyte" && crossed:
+		q := append(append([]byte(nil), p[:len(p)/2]...), p[len(p)/2+1:]...)
+		if _, err := b.Conn.Write(q); err != nil {
+			return 0, err
+		}
 		return len(p), nil
 	}
 	return b.Conn.Write(p)

@@ -20,6 +20,7 @@ type Option func(*options)
 
 type options struct {
 	timeout     time.Duration
+	progress    time.Duration
 	noCloseEOF  string // why Close does not reach the peer, if it does not
 	config      func(*core.Config)
 	scale       int // divides data volumes
@@ -30,6 +31,13 @@ type options struct {
 // WithCheckTimeout sets how long a single check may run before it is
 // reported as hung and its connections are closed (default 2 min).
 func WithCheckTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// WithProgressTimeout sets how long a data-moving check may go without a
+// byte moving in a direction it still waits on before it fails, naming the
+// direction and how many bytes were sent and received (default 10 s). A
+// transport that loses or withholds bytes then fails in seconds instead of
+// at the check timeout.
+func WithProgressTimeout(d time.Duration) Option { return func(o *options) { o.progress = d } }
 
 // WithoutCloseNotification declares that closing one end of a raw
 // connection does not reach the other (KCP has no FIN). The transport
@@ -96,7 +104,7 @@ func RunMux(t *testing.T, mp MakePipe, opts ...Option) {
 }
 
 func runChecks(t *testing.T, mp MakePipe, checks []check, opts []Option) {
-	o := options{timeout: 2 * time.Minute, scale: 1}
+	o := options{timeout: 2 * time.Minute, progress: 10 * time.Second, scale: 1}
 	for _, f := range opts {
 		f(&o)
 	}

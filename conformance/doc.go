@@ -11,7 +11,10 @@
 // Every check runs as a named subtest, in a fixed order, under its own
 // timeout (a hang is reported by name and its connections are closed),
 // and ends with a goroutine-leak check against a snapshot taken at its
-// start. Options declare what a transport cannot do; a skipped check says
+// start. BulkBothWays also fails as soon as a direction it still waits on
+// has moved no byte for the progress timeout (10 s, [WithProgressTimeout]),
+// naming the direction and the bytes sent and received, so a transport
+// that loses data fails in seconds rather than at the check timeout. Options declare what a transport cannot do; a skipped check says
 // why. The suite needs nothing from this repository's adapters.
 //
 // Transport checks, on the raw pair:
