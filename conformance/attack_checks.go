@@ -27,6 +27,7 @@ var attackChecks = []check{
 	{"A06EmptyFrames", checkEmptyFrames},
 	{"A07CreditDribble", checkCreditDribble},
 	{"A08SlowRead", checkSlowRead},
+	{"A09ZeroWindow", checkZeroWindow},
 	{"A10WindowOverflow", checkWindowOverflow},
 	{"A11BeyondCredit", checkBeyondCredit},
 	{"A12OversizedLength", checkOversizedLength},
@@ -35,6 +36,7 @@ var attackChecks = []check{
 	{"A15InvalidHeader", checkInvalidHeader},
 	{"A16Truncated", checkTruncated},
 	{"A17RejectionLeaks", checkRejectionLeaks},
+	{"A18WriteOverflow", checkWriteOverflow},
 	{"A19PeerIgnoresClose", checkPeerIgnoresClose},
 	{"A20KeepaliveUnderLoad", checkKeepaliveUnderLoad},
 }

@@ -55,9 +55,13 @@
 // from a [HostilePeer] that sends raw frames with any header and reads or
 // withholds reads at will, one check per attack class A1 to A20 of the
 // project's threat list (HTTP/2 Rapid Reset, ping, reset and empty-frame
-// floods, data dribble, slow reads, window overflow, oversized lengths,
-// SYN floods, stream-ID misuse, invalid headers, truncation, rejection
-// leaks, peers ignoring close, keepalive under load). Floods send 100,000
+// floods, data dribble, slow reads, a stream nobody reads beside streams
+// moving 100 MB, window overflow, oversized lengths, SYN floods, stream-ID
+// misuse, invalid headers, truncation, rejection leaks, write lengths
+// past 2^32 and the largest legal credit, peers ignoring close, keepalive
+// under load). A09's 100 MB is divided by [WithScale] and by 8 under
+// -short (12.5 MB); A18's 4 GiB writes need Linux (a read-only mapping of
+// the zero page) and are skipped elsewhere. Floods send 100,000
 // frames; the victim must end with the right GoAway code where the class
 // is fatal, keep working where it is not, and keep its goroutine and heap
 // growth under fixed bounds. [Soak] churns thousands of streams for a
