@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/netmux/netmux/core"
+	"github.com/netmux/netmux/internal/parked"
 	"github.com/netmux/netmux/transport/mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -212,24 +213,67 @@ func TestCloseDeliversEverything(t *testing.T) {
 	require.ErrorIs(t, client.Err(), core.ErrSessionClosed)
 }
 
+// Close wakes every call parked in the session: a Read with no data, a
+// Write with no credit, an AcceptStream and a Ping that nobody answers.
+// The peer end is only drained, so nothing but Close can end them, and
+// each is seen parked (in the runtime's stack dump) before Close.
 func TestCloseUnblocksEverything(t *testing.T) {
-	client, server := pair(t)
-	a, _ := streamPair(t, client, server)
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	wg.Go(func() { _, err := a.Read(make([]byte, 1)); errs <- err })
-	wg.Go(func() { _, err := a.Write(make([]byte, 1<<20)); errs <- err })
-	wg.Go(func() { _, err := client.AcceptStream(context.Background()); errs <- err })
-	wg.Go(func() { _, err := client.Ping(context.Background()); errs <- err })
+	c1, c2 := mem.Pipe()
+	go io.Copy(io.Discard, c2) // a peer that reads and never answers
+	defer c2.Close()
+	client, err := core.Client(c1, func() core.Config {
+		cfg := core.DefaultConfig()
+		cfg.KeepAliveInterval = 0
+		cfg.CloseTimeout = 200 * time.Millisecond // no GoAway will answer ours
+		return cfg
+	}())
+	require.NoError(t, err)
+	defer client.Close()
+	a, err := client.OpenStream(ctxT(t))
+	require.NoError(t, err)
+
+	calls := map[string]func() error{
+		"(*Stream).Read":          func() error { _, err := a.Read(make([]byte, 1)); return err },
+		"(*Stream).Write":         func() error { _, err := a.Write(make([]byte, 1<<20)); return err },
+		"(*Session).AcceptStream": func() error { _, err := client.AcceptStream(context.Background()); return err },
+		"(*Session).Ping":         func() error { _, err := client.Ping(context.Background()); return err },
+	}
+	var fns []string
+	returned := make(chan string, len(calls))
+	errs := make(chan error, len(calls))
+	for name, call := range calls {
+		fns = append(fns, "github.com/netmux/netmux/core."+name)
+		go func() {
+			errs <- call()
+			returned <- name
+		}()
+	}
+	require.NoError(t, parked.Wait(testTimeout, fns...), "every call must be blocked before Close")
+	select {
+	case name := <-returned:
+		t.Fatalf("%s returned before Close: %v", name, <-errs)
+	default:
+	}
+
 	require.NoError(t, client.Close())
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			assert.True(t, errors.Is(err, core.ErrSessionClosed), "got %v", err)
+	timeout := time.After(testTimeout)
+	for range len(fns) {
+		select {
+		case name := <-returned:
+			delete(calls, name)
+		case <-timeout:
+			var blocked []string
+			for name := range calls {
+				blocked = append(blocked, name)
+			}
+			t.Fatalf("Close left calls blocked: %v", blocked)
 		}
 	}
-	_, err := client.OpenStream(context.Background())
+	close(errs)
+	for err := range errs {
+		assert.ErrorIs(t, err, core.ErrSessionClosed)
+	}
+	_, err = client.OpenStream(context.Background())
 	require.ErrorIs(t, err, core.ErrSessionClosed)
 }
 
