@@ -213,15 +213,38 @@ func TestSessionCloseWithOpenStreams(t *testing.T) {
 	require.ErrorIs(t, err, core.ErrSessionClosed)
 }
 
-// Both sides closing at once: each sees the other's final GoAway.
+// Both sides closing at once: the two GoAway|FIN frames cross, each side
+// takes the peer's as the answer to its own, and both Close calls return
+// at once, long before CloseTimeout, with a clean end on both sides (no
+// carrier closed under a side before the peer's final GoAway).
 func TestSimultaneousSessionClose(t *testing.T) {
+	const closeTimeout = time.Minute // what a lost handshake would cost
 	for range 20 {
-		client, server := pair(t)
-		var wg sync.WaitGroup
-		wg.Go(func() { assert.NoError(t, client.Close()) })
-		wg.Go(func() { assert.NoError(t, server.Close()) })
-		wg.Wait()
-		assert.ErrorIs(t, client.Err(), core.ErrSessionClosed)
-		assert.ErrorIs(t, server.Err(), core.ErrSessionClosed)
+		client, server := pair(t, func(c *core.Config) { c.CloseTimeout = closeTimeout })
+		start := make(chan struct{})
+		closed := make(chan *core.Session, 2)
+		for _, s := range []*core.Session{client, server} {
+			go func() {
+				<-start
+				assert.NoError(t, s.Close())
+				closed <- s
+			}()
+		}
+		close(start)
+		timeout := time.After(testTimeout)
+		for range 2 {
+			select {
+			case <-closed:
+			case <-timeout:
+				t.Fatalf("Close still waiting after %v (CloseTimeout %v): the crossing GoAway|FIN frames did not end the handshake",
+					testTimeout, closeTimeout)
+			}
+		}
+		for _, s := range []*core.Session{client, server} {
+			assert.ErrorIs(t, s.Err(), core.ErrSessionClosed)
+			assert.NotErrorIs(t, s.Err(), io.ErrUnexpectedEOF, "the carrier closed before the peer's final GoAway")
+			var pe *core.ProtocolError
+			assert.False(t, errors.As(s.Err(), &pe), "a clean close: %v", s.Err())
+		}
 	}
 }
