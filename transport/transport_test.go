@@ -10,11 +10,16 @@ import (
 	"time"
 
 	"github.com/netmux/netmux/core"
+	"github.com/netmux/netmux/internal/parked"
 	"github.com/netmux/netmux/transport"
 	"github.com/netmux/netmux/transport/mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
+
+// testTimeout bounds what must happen at once; generous, because other
+// tests share the machine.
+const testTimeout = 10 * time.Second
 
 var listenerN atomic.Int64
 
@@ -66,33 +71,66 @@ func TestDialAndServe(t *testing.T) {
 // A client that connects and never sends its preface neither blocks the
 // next client nor lingers past the preface timeout.
 func TestSilentClientDoesNotDelayOthers(t *testing.T) {
-	ln, addr := memListener(t)
-	sl, err := transport.NewListener(ln, core.DefaultConfig(), transport.WithPrefaceTimeout(200*time.Millisecond))
-	require.NoError(t, err)
-	defer sl.Close()
+	const handshake = "github.com/netmux/netmux/transport.(*SessionListener).handshake"
 
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	silent, err := (&mem.Dialer{}).Dial(ctx, addr)
-	require.NoError(t, err)
-	defer silent.Close()
+	t.Run("NextClientServed", func(t *testing.T) {
+		// The preface timeout outlasts the test: a listener that read
+		// prefaces one at a time would never reach the second client.
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		ln, addr := memListener(t)
+		sl, err := transport.NewListener(ln, core.DefaultConfig(), transport.WithPrefaceTimeout(time.Hour))
+		require.NoError(t, err)
+		defer sl.Close()
+		silent, err := (&mem.Dialer{}).Dial(ctx, addr)
+		require.NoError(t, err)
+		defer silent.Close()
+		require.NoError(t, parked.Wait(testTimeout, handshake), "the listener waits for the silent client's preface")
 
-	dialed := make(chan *core.Session, 1)
-	go func() {
-		s, err := transport.Dial(ctx, &mem.Dialer{}, addr, core.DefaultConfig())
-		assert.NoError(t, err)
-		dialed <- s
-	}()
-	srvSess, err := sl.Accept()
-	require.NoError(t, err)
-	client := <-dialed
-	require.NotNil(t, client)
+		type result struct {
+			s   *core.Session
+			err error
+		}
+		dialed, accepted := make(chan result, 1), make(chan result, 1)
+		go func() {
+			s, err := transport.Dial(ctx, &mem.Dialer{}, addr, core.DefaultConfig())
+			dialed <- result{s, err}
+		}()
+		go func() {
+			s, err := sl.Accept()
+			accepted <- result{s, err}
+		}()
+		var srv result
+		select {
+		case srv = <-accepted:
+		case <-time.After(testTimeout):
+			t.Fatalf("the second client was not served in %v: it waits behind the silent one", testTimeout)
+		}
+		require.NoError(t, srv.err)
+		srvSess := srv.s
+		cl := <-dialed
+		require.NoError(t, cl.err)
+		client := cl.s
+		assert.Equal(t, 1, parked.Count(handshake), "the silent client is still waiting for its preface")
+		client.Close()
+		srvSess.Close()
+	})
 
-	// The silent connection is closed at its preface timeout.
-	_, err = silent.Read(make([]byte, 1))
-	require.Error(t, err)
-	client.Close()
-	srvSess.Close()
+	t.Run("SilentClosedAtTimeout", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), testTimeout)
+		defer cancel()
+		ln, addr := memListener(t)
+		sl, err := transport.NewListener(ln, core.DefaultConfig(), transport.WithPrefaceTimeout(200*time.Millisecond))
+		require.NoError(t, err)
+		defer sl.Close()
+		silent, err := (&mem.Dialer{}).Dial(ctx, addr)
+		require.NoError(t, err)
+		defer silent.Close()
+		start := time.Now()
+		_, err = silent.Read(make([]byte, 1)) // ctx bounds the test
+		require.Error(t, err, "the silent connection is closed at its preface timeout")
+		assert.Less(t, time.Since(start), testTimeout/2, "closed long after its 200 ms preface timeout")
+	})
 }
 
 func TestBadPrefaceIsDropped(t *testing.T) {
