@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/netmux/netmux/core"
+	"github.com/netmux/netmux/internal/parked"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/nettest"
@@ -391,27 +392,60 @@ func checkKeepalive(e *env) {
 	server.Close()
 }
 
+// checkCloseUnblocks: session Close wakes a pending Read, Write,
+// AcceptStream and Ping. The server side of the carrier is stalled first
+// (nothing closes), so none of them can end any other way, and each is
+// seen parked in the runtime's stack dump before Close.
 func checkCloseUnblocks(e *env) {
-	client, server := e.sessions()
-	a, _ := e.streamPair(client, server)
-	var wg sync.WaitGroup
-	errs := make(chan error, 4)
-	wg.Go(func() { _, err := a.Read(make([]byte, 1)); errs <- err })
-	wg.Go(func() { _, err := a.Write(make([]byte, 8<<20)); errs <- err })
-	wg.Go(func() { _, err := client.AcceptStream(context.Background()); errs <- err })
-	wg.Go(func() {
-		for { // pings succeed until the session closes
-			if _, err := client.Ping(context.Background()); err != nil {
-				errs <- err
-				return
-			}
-		}
+	c1, c2 := e.pipe()
+	stall := Faulty(c2, Faults{})
+	e.track(stall)
+	client, server := e.sessionsOver(c1, stall, func(c *core.Config) {
+		c.KeepAliveInterval = 0
+		c.CloseTimeout = 500 * time.Millisecond // the stalled peer answers no GoAway
 	})
+	a, _ := e.streamPair(client, server)
+	_, err := client.Ping(e.ctx())
+	require.NoError(e, err, "healthy before the stall")
+	stall.Stall()
+
+	calls := map[string]func() error{
+		"(*Stream).Read":          func() error { _, err := a.Read(make([]byte, 1)); return err },
+		"(*Stream).Write":         func() error { _, err := a.Write(make([]byte, 8<<20)); return err },
+		"(*Session).AcceptStream": func() error { _, err := client.AcceptStream(context.Background()); return err },
+		"(*Session).Ping":         func() error { _, err := client.Ping(context.Background()); return err },
+	}
+	type result struct {
+		name string
+		err  error
+	}
+	var fns []string
+	returned := make(chan result, len(calls))
+	for name, call := range calls {
+		fns = append(fns, "github.com/netmux/netmux/core."+name)
+		go func() { returned <- result{name, call()} }()
+	}
+	require.NoError(e, parked.Wait(e.opts.timeout/4, fns...), "every call must be blocked before Close")
+	select {
+	case r := <-returned:
+		e.Fatalf("%s returned before Close: %v", r.name, r.err)
+	default:
+	}
+
 	require.NoError(e, client.Close())
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		assert.ErrorIs(e, err, core.ErrSessionClosed)
+	timeout := time.After(e.opts.timeout / 4)
+	for range len(fns) {
+		select {
+		case r := <-returned:
+			delete(calls, r.name)
+			assert.ErrorIs(e, r.err, core.ErrSessionClosed, r.name)
+		case <-timeout:
+			var blocked []string
+			for name := range calls {
+				blocked = append(blocked, name)
+			}
+			e.Fatalf("Close left calls blocked: %v", blocked)
+		}
 	}
 }
 
