@@ -470,7 +470,9 @@ func checkAbruptClose(e *env) {
 		assert.Error(e, err)
 	})
 	cut.CutAfter(int64(e.size(100<<10) + 5)) // mid-frame: not on a 12-byte header boundary
-	_, err := a.Write(make([]byte, e.size(4<<20)))
+	// Larger than the window, whatever the scale, so that the Write is
+	// still waiting for credit when the cut ends the session.
+	_, err := a.Write(make([]byte, max(e.size(4<<20), 4*int(e.config().InitialStreamWindow))))
 	assert.Error(e, err, "the write crossing the cut fails")
 	<-client.Done()
 	<-server.Done()
