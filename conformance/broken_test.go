@@ -55,7 +55,11 @@ func TestBrokenTransport(t *testing.T) {
 	}
 	opts := []conformance.Option{conformance.WithCheckTimeout(10 * time.Second), conformance.WithScale(4)}
 	if kind == "dropbyte" {
-		opts = nil // the defaults: the progress timeout must beat the check timeout
+		// The default check timeout: the progress timeout must beat it.
+		opts = nil
+		if d, err := time.ParseDuration(os.Getenv("NETMUX_PROGRESS")); err == nil {
+			opts = append(opts, conformance.WithProgressTimeout(d))
+		}
 	}
 	conformance.RunTransport(t, func(t testing.TB) (io.ReadWriteCloser, io.ReadWriteCloser) {
 		c1, c2 := mem.Pipe()
@@ -69,19 +73,24 @@ func TestBrokenTransport(t *testing.T) {
 
 // A transport that loses one byte per MiB must fail BulkBothWays within
 // seconds, saying which direction stopped and how many bytes went
-// missing, not hang until the 2-minute check timeout.
+// missing, not hang until the 2-minute check timeout. The full run uses
+// the default 10 s progress timeout; -short sets 2 s.
 func TestLostBytesFailFast(t *testing.T) {
 	t.Parallel()
+	progress := "10s"
+	if testing.Short() {
+		progress = "2s"
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	start := time.Now()
 	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestBrokenTransport$/^BulkBothWays$", "-test.v", "-test.timeout=3m")
-	cmd.Env = append(os.Environ(), "NETMUX_BROKEN=dropbyte")
+	cmd.Env = append(os.Environ(), "NETMUX_BROKEN=dropbyte", "NETMUX_PROGRESS="+progress)
 	out, err := cmd.CombinedOutput()
 	elapsed := time.Since(start)
 	require.Error(t, err, "the suite passed a transport that loses bytes:\n%s", out)
 	assert.Contains(t, string(out), "--- FAIL: TestBrokenTransport/BulkBothWays")
-	assert.Regexp(t, `no progress: c[12]→c[12] moved no byte for 10s \([1-9][0-9]* bytes missing\)`, string(out))
+	assert.Regexp(t, `no progress: c[12]→c[12] moved no byte for `+progress+` \([1-9][0-9]* bytes missing\)`, string(out))
 	assert.Regexp(t, `c1→c2: sent \d+ and received \d+ of \d+ bytes`, string(out))
 	assert.NotContains(t, string(out), "hung for", "the check timeout fired first")
 	assert.Less(t, elapsed, time.Minute, "the failure took %v:\n%s", elapsed, out)

@@ -21,6 +21,10 @@ func TestMemThroughFaults(t *testing.T) {
 		{"Bandwidth", conformance.Faults{Bandwidth: 200 << 20}},
 		{"SplitReadsWrites", conformance.Faults{Split: 1500, Seed: 1}},
 	}
+	opts := []conformance.Option{conformance.WithScale(8)}
+	if testing.Short() {
+		opts = append(opts, conformance.Skip("NetConn", "-short: nettest through each fault profile runs in the full suite"))
+	}
 	for _, p := range profiles {
 		t.Run(p.name, func(t *testing.T) {
 			conformance.RunMux(t, func(t testing.TB) (io.ReadWriteCloser, io.ReadWriteCloser) {
@@ -32,7 +36,7 @@ func TestMemThroughFaults(t *testing.T) {
 					f2.Close()
 				})
 				return f1, f2
-			}, conformance.WithScale(8))
+			}, opts...)
 		})
 	}
 }

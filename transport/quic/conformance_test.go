@@ -22,6 +22,9 @@ func TestConformance(t *testing.T) {
 // TestConformanceAcceptorFirst runs the raw-connection checks with the
 // accepted end as c1 (the end they close first and write from).
 func TestConformanceAcceptorFirst(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: which end is c1 changes only the raw checks; TestConformance covers them")
+	}
 	conformance.RunTransport(t, func(t testing.TB) (c1, c2 io.ReadWriteCloser) {
 		client, server := rawPair(t, nil)
 		return server, client
