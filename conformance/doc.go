@@ -38,7 +38,7 @@
 //	Deadlines        read and write deadlines time out with os.ErrDeadlineExceeded and recover
 //	StreamLimit      streams past MaxStreams are refused; the limit holds on both sides
 //	GoAway           after Shutdown starts, new opens fail with ErrGoAway while open streams finish
-//	GracefulClose    Close delivers every byte written before it (repeated 20 times)
+//	GracefulClose    Close delivers every byte written before it (20 rounds, 5 under -short)
 //	Keepalive        a peer that goes silent (stalled transport) ends the session with ErrKeepaliveTimeout
 //	CloseUnblocks    session Close unblocks pending Read, Write, Accept and Ping
 //	AbruptClose      a connection cut mid-frame ends both sessions with errors; nothing hangs

@@ -336,7 +336,11 @@ func checkGoAway(e *env) {
 }
 
 func checkGracefulClose(e *env) {
-	for i := range 20 {
+	rounds := 20
+	if testing.Short() {
+		rounds = 5
+	}
+	for i := range rounds {
 		client, server := e.sessions()
 		a, b := e.streamPair(client, server)
 		data := randomBytes(uint64(7+i), e.size(1<<20))
