@@ -96,12 +96,20 @@ func (e *env) moveBulk(a, b *core.Session, total int) time.Duration {
 	per := total / 4
 	chunk := randomBytes(9, 64<<10)
 	errs := make(chan error, 2*len(pairs))
+	var flows []*flow
+	for i, p := range pairs {
+		flows = append(flows, newFlow(fmt.Sprintf("stream %d (%d of 4)", p.w.ID(), i+1), per))
+	}
+	// A session whose reader waits for the stalled stream stops them all:
+	// say so in seconds.
+	defer e.watchProgress(flows...)()
 	var wg sync.WaitGroup
 	start := time.Now()
-	for _, p := range pairs {
+	for i, p := range pairs {
+		w, r := flows[i].writer(p.w), flows[i].reader(p.r)
 		wg.Go(func() {
 			for left := per; left > 0; left -= len(chunk) {
-				if _, err := p.w.Write(chunk[:min(left, len(chunk))]); err != nil {
+				if _, err := w.Write(chunk[:min(left, len(chunk))]); err != nil {
 					errs <- fmt.Errorf("write: %w", err)
 					return
 				}
@@ -109,7 +117,7 @@ func (e *env) moveBulk(a, b *core.Session, total int) time.Duration {
 			errs <- p.w.CloseWrite()
 		})
 		wg.Go(func() {
-			n, err := io.Copy(io.Discard, p.r)
+			n, err := io.Copy(io.Discard, r)
 			if err == nil && n != int64(per) {
 				err = fmt.Errorf("received %d of %d bytes", n, per)
 			}
