@@ -57,10 +57,10 @@ func main() {
 			if err != nil {
 				log.Fatal(err)
 			}
-			log.Printf("client %s connected", sess.RemoteAddr())
 			mu.Lock()
 			current = sess
 			mu.Unlock()
+			log.Printf("client %s connected", sess.RemoteAddr())
 			go func() {
 				<-sess.Done()
 				mu.Lock()
