@@ -14,7 +14,16 @@
 //
 // A [Session] is a [net.Listener] (Accept returns the peer's streams) and
 // a [Stream] is a [net.Conn] with deadlines, plus [Stream.CloseWrite],
-// [Stream.CloseRead] and [Stream.Reset].
+// [Stream.CloseRead] and [Stream.Reset]. [Session.Listener] is a listener
+// view whose Close only stops accepting, for servers such as net/http
+// that close their listener to shut down and then drain.
+//
+// Opening has back-pressure: [Session.OpenStream] waits, until its
+// context ends, while the peer holds 256 of our streams it has not
+// accepted yet or while Config.MaxStreams streams are open, so a burst of
+// opens is never refused ([Session.TryOpenStream] fails instead of
+// waiting). No call waits on the carrier: a Read or Write pending at its
+// deadline returns at once, whatever the transport is doing.
 //
 // # Model
 //
@@ -59,7 +68,9 @@
 //	*GoAwayError         the peer sent GoAway (errors.Is(err, ErrGoAway))
 //	*StreamError         a stream was reset, with its code and side
 //	*ProtocolError       the peer broke the protocol (errors.Is(err, ErrProtocol))
-//	ErrStreamLimit       OpenStream past Config.MaxStreams
+//	ErrStreamLimit       TryOpenStream with no room (OpenStream waits instead)
+//	ErrStreamClosed      a second Close, or use of a closed stream (also net.ErrClosed)
+//	*ConfigError         Config.Validate's (errors.Is(err, ErrInvalidConfig))
 //	ErrKeepaliveTimeout  the peer went silent (a net.Error with Timeout())
 //	ErrWriteTimeout      the transport stopped accepting writes
 //	ErrReadClosed, ErrWriteClosed  use of a closed half (also net.ErrClosed)
