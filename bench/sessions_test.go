@@ -10,7 +10,9 @@ import (
 
 // TestSessionsShort holds a few idle session pairs of each library: all
 // must be established (runSessions fails otherwise) and each end must
-// hold some memory and at least one goroutine (its reader).
+// hold at least one goroutine (its reader). The memory per end is a
+// measurement, not asserted: over 50 pairs a lighter library's few KiB
+// are within the heap's noise (yamux once measured -6.9 KiB per end).
 func TestSessionsShort(t *testing.T) {
 	p := shortParams()
 	for _, name := range []string{"netmux", "yamux", "smux-v1", "smux-v2"} {
@@ -19,7 +21,6 @@ func TestSessionsShort(t *testing.T) {
 			require.NoError(t, err)
 			res, err := runOnce(m, sessionsScenario, p)
 			require.NoError(t, err)
-			assert.Positive(t, res["kib_per_end"])
 			assert.GreaterOrEqual(t, res["goroutines_per_end"], 0.9)
 			assert.Less(t, res["goroutines_per_end"], 10.0)
 			assert.Positive(t, res["sessions_per_sec"])
