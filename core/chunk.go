@@ -70,61 +70,146 @@ func (c *chunk) release() {
 // frameReader is the session's buffered transport reader. Only the reader
 // goroutine uses it; the bytes it has handed out by reference (c.buf
 // before r) are never written again.
+//
+// It holds a chunk only while there is something to read. Over a socket
+// it reads directly (sockio.go), a read that finds nothing lets go of the
+// chunk before it waits, and the next read takes one from the pool: an
+// idle session holds none. A carrier that can only be read by a blocking
+// Read (TLS, WebSocket, KCP, QUIC, pipes) is read into a small buffer of
+// the reader's own while a frame header is due, and into a chunk only
+// while payload is due.
 type frameReader struct {
 	rd     io.Reader
-	c      *chunk
-	r, w   int   // c.buf[r:w] is read from the transport, not yet consumed
-	err    error // the transport's read error, returned once the bytes before it are consumed
+	sock   *sockIO // read without waiting where it can, or nil
+	c      *chunk  // the chunk buf is, or nil
+	small  []byte  // header buffer for a blocking carrier (nil over sock)
+	buf    []byte  // c.buf[:], small, or nil
+	r, w   int     // buf[r:w] is read from the transport, not yet consumed
+	err    error   // the transport's read error, returned once the bytes before it are consumed
 	pinned atomic.Int32
 }
 
-func newFrameReader(rd io.Reader) *frameReader {
-	return &frameReader{rd: rd, c: newChunk()}
+// smallRead is the header buffer of a frame reader over a blocking
+// carrier: a header and a small payload after it, or a few control
+// frames, fit.
+const smallRead = 512
+
+// newFrameReader returns a reader of rd, or of sock where it is not nil
+// (then rd is sock).
+func newFrameReader(rd io.Reader, sock *sockIO) *frameReader {
+	fr := &frameReader{rd: rd, sock: sock}
+	if sock == nil {
+		fr.small = make([]byte, smallRead)
+	}
+	return fr
 }
 
 // buffered returns the bytes read and not yet consumed.
-func (fr *frameReader) buffered() []byte { return fr.c.buf[fr.r:fr.w] }
+func (fr *frameReader) buffered() []byte { return fr.buf[fr.r:fr.w] }
 
 // consume marks the first n buffered bytes consumed.
 func (fr *frameReader) consume(n int) { fr.r += n }
 
 // fill makes sure something is buffered, reading from the transport
-// when nothing is.
-func (fr *frameReader) fill() error {
+// when nothing is. need is how much the caller wants (it may get less):
+// a blocking carrier is read into a chunk only when need is more than the
+// header buffer holds.
+func (fr *frameReader) fill(need int) error {
 	if fr.r < fr.w {
 		return nil
 	}
 	if fr.err != nil {
 		return fr.err
 	}
-	switch {
-	case fr.c.refs.Load() == 1:
-		// No stream holds a piece (and only this goroutine adds
-		// holders): start over at the front.
-		fr.r, fr.w = 0, 0
-	case chunkSize-fr.w < minChunkRoom:
-		fr.retire()
-		fr.c, fr.r, fr.w = newChunk(), 0, 0
+	if fr.sock != nil {
+		return fr.fillSock()
+	}
+	if need <= len(fr.small) {
+		fr.letGo()
+		fr.buf = fr.small
+	} else {
+		fr.prepareChunk()
 	}
 	for range 100 { // as bufio: a reader stuck returning 0, nil is broken
-		n, err := fr.rd.Read(fr.c.buf[fr.w:])
-		fr.w += n
-		if err != nil {
-			fr.err = err // a reader need not repeat it: keep it for after the data
-		}
-		if n > 0 {
-			return nil
-		}
-		if err != nil {
+		n, err := fr.rd.Read(fr.buf[fr.w:])
+		if done, err := fr.got(n, err); done {
 			return err
 		}
 	}
 	return io.ErrNoProgress
 }
 
+// fillSock is fill over a socket: it reads what the socket holds into a
+// chunk, and when it holds nothing, lets go of the chunk and waits.
+func (fr *frameReader) fillSock() error {
+	for range 100 {
+		fr.prepareChunk()
+		n, err := fr.sock.readNow(fr.buf[fr.w:])
+		for err == errWouldBlock {
+			// Give the chunk back while waiting: the wait may last the
+			// session's life.
+			fr.letGo()
+			if err = fr.sock.waitRead(); err != nil {
+				fr.err = err
+				return err
+			}
+			fr.prepareChunk()
+			n, err = fr.sock.readNow(fr.buf[fr.w:])
+		}
+		if done, err := fr.got(n, err); done {
+			return err
+		}
+	}
+	return io.ErrNoProgress
+}
+
+// got records the result of a transport read into buf[w:], reporting
+// whether fill is done and with what error.
+func (fr *frameReader) got(n int, err error) (bool, error) {
+	fr.w += n
+	if err != nil {
+		fr.err = err // a reader need not repeat it: keep it for after the data
+	}
+	switch {
+	case n > 0:
+		return true, nil
+	case err != nil:
+		return true, err
+	}
+	return false, nil
+}
+
+// prepareChunk makes buf a chunk with room to read into, with nothing
+// buffered: the current one from the front when no stream holds a piece
+// of it (only this goroutine adds holders), a new one when there is none
+// or the current one is shared and nearly full.
+func (fr *frameReader) prepareChunk() {
+	switch {
+	case fr.c == nil:
+		fr.c = newChunk()
+		fr.buf, fr.r, fr.w = fr.c.buf[:], 0, 0
+	case fr.c.refs.Load() == 1:
+		fr.r, fr.w = 0, 0
+	case chunkSize-fr.w < minChunkRoom:
+		fr.retire()
+		fr.c = newChunk()
+		fr.buf, fr.r, fr.w = fr.c.buf[:], 0, 0
+	}
+}
+
+// letGo drops the read buffer, with nothing buffered: the chunk goes
+// back to the pool, or stays with the streams holding pieces of it.
+func (fr *frameReader) letGo() {
+	if fr.c != nil {
+		fr.retire()
+		fr.c = nil
+	}
+	fr.buf, fr.r, fr.w = nil, 0, 0
+}
+
 // Read implements io.Reader over the buffered bytes, for frame headers.
 func (fr *frameReader) Read(p []byte) (int, error) {
-	if err := fr.fill(); err != nil {
+	if err := fr.fill(len(p)); err != nil {
 		return 0, err
 	}
 	n := copy(p, fr.buffered())
@@ -135,7 +220,7 @@ func (fr *frameReader) Read(p []byte) (int, error) {
 // discard consumes n bytes, reading them first where needed.
 func (fr *frameReader) discard(n int) error {
 	for n > 0 {
-		if err := fr.fill(); err != nil {
+		if err := fr.fill(n); err != nil {
 			return err
 		}
 		k := min(n, fr.w-fr.r)
@@ -148,7 +233,7 @@ func (fr *frameReader) discard(n int) error {
 // canShare reports whether a payload piece of n bytes may be kept as a
 // slice of the current chunk.
 func (fr *frameReader) canShare(n int) bool {
-	return n >= minShared && fr.pinned.Load() < maxPinnedChunks
+	return fr.c != nil && n >= minShared && fr.pinned.Load() < maxPinnedChunks
 }
 
 // retire lets go of the current chunk, counting it as pinned if streams
@@ -163,7 +248,4 @@ func (fr *frameReader) retire() {
 }
 
 // close releases the current chunk when the reader goroutine ends.
-func (fr *frameReader) close() {
-	fr.retire()
-	fr.c = nil
-}
+func (fr *frameReader) close() { fr.letGo() }

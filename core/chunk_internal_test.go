@@ -42,12 +42,15 @@ func TestRecvBufferShare(t *testing.T) {
 // maxPinnedChunks, payload is copied instead; reading the pieces unpins.
 func TestFrameReaderPinning(t *testing.T) {
 	data := bytes.Repeat([]byte("0123456789abcdef"), (maxPinnedChunks+2)*chunkSize/16)
-	fr := newFrameReader(bytes.NewReader(data))
+	fr := newFrameReader(bytes.NewReader(data), nil)
 	var bufs []recvBuffer
 	var want []byte
-	for fr.canShare(chunkSize) {
+	for {
 		// Full and still shared, the last chunk is retired: a new one.
-		require.NoError(t, fr.fill())
+		require.NoError(t, fr.fill(chunkSize))
+		if !fr.canShare(chunkSize) {
+			break
+		}
 		p := fr.buffered()
 		require.Len(t, p, chunkSize)
 		var b recvBuffer
@@ -72,15 +75,18 @@ func TestFrameReaderPinning(t *testing.T) {
 // TestFrameReaderReuse: with no piece held, the reader reads into the
 // same chunk from the front again instead of taking a new one.
 func TestFrameReaderReuse(t *testing.T) {
-	fr := newFrameReader(bytes.NewReader(make([]byte, 3*chunkSize)))
+	fr := newFrameReader(bytes.NewReader(make([]byte, 3*chunkSize)), nil)
+	assert.Nil(t, fr.c, "no chunk before there is something to read")
+	require.NoError(t, fr.fill(chunkSize))
 	first := fr.c
-	for range 3 {
-		require.NoError(t, fr.fill())
+	fr.consume(len(fr.buffered()))
+	for range 2 {
+		require.NoError(t, fr.fill(chunkSize))
 		fr.consume(len(fr.buffered()))
 	}
 	assert.Same(t, first, fr.c)
 	assert.Equal(t, int32(0), fr.pinned.Load())
-	assert.ErrorIs(t, fr.fill(), io.EOF)
+	assert.ErrorIs(t, fr.fill(chunkSize), io.EOF)
 	fr.close()
 }
 
@@ -106,11 +112,11 @@ func (o *onceErr) Read(p []byte) (int, error) {
 // delivered first, and the error after them, without reading again.
 func TestFrameReaderDataWithError(t *testing.T) {
 	boom := errors.New("boom")
-	fr := newFrameReader(&onceErr{t: t, data: []byte("hello"), err: boom})
-	require.NoError(t, fr.fill())
+	fr := newFrameReader(&onceErr{t: t, data: []byte("hello"), err: boom}, nil)
+	require.NoError(t, fr.fill(chunkSize))
 	assert.Equal(t, "hello", string(fr.buffered()))
 	fr.consume(5)
-	assert.ErrorIs(t, fr.fill(), boom)
-	assert.ErrorIs(t, fr.fill(), boom, "the error sticks")
+	assert.ErrorIs(t, fr.fill(chunkSize), boom)
+	assert.ErrorIs(t, fr.fill(chunkSize), boom, "the error sticks")
 	fr.close()
 }

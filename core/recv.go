@@ -229,7 +229,7 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 	// shares the chunk); small ones are copied into the stream's blocks.
 	fr := s.fr
 	for n > 0 {
-		if err := fr.fill(); err != nil {
+		if err := fr.fill(int(n)); err != nil {
 			return midFrame(err)
 		}
 		b := fr.buffered()

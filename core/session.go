@@ -111,7 +111,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	if s.sock != nil {
 		rd = s.sock
 	}
-	s.fr = newFrameReader(rd)
+	s.fr = newFrameReader(rd, s.sock)
 	if client {
 		s.nextID = 1
 	}

@@ -14,6 +14,8 @@ type sockIO struct{}
 func newSockIO(*net.TCPConn, io.Reader, []bufferedHolder) *sockIO { return nil }
 
 func (*sockIO) Read([]byte) (int, error)          { panic("netmux: no direct socket I/O here") }
+func (*sockIO) readNow([]byte) (int, error)       { panic("netmux: no direct socket I/O here") }
+func (*sockIO) waitRead() error                   { panic("netmux: no direct socket I/O here") }
 func (*sockIO) write([]byte) error                { panic("netmux: no direct socket I/O here") }
 func (*sockIO) tryWrite([]byte) ([]byte, error)   { panic("netmux: no direct socket I/O here") }
 func (*sockIO) setOnFull(func([][]byte) [][]byte) {}

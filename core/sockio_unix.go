@@ -29,10 +29,16 @@ type sockIO struct {
 	// once, so that a read or write allocates nothing. The reader
 	// goroutine owns the read fields; the goroutine that set sender.busy
 	// owns the write fields.
-	rbuf    []byte
-	rn      int
-	rerr    error
-	readFn  func(fd uintptr) bool
+	rbuf   []byte
+	rn     int
+	rerr   error
+	readFn func(fd uintptr) bool
+	// rnowait: a read returns at EAGAIN, setting ragain (readNow).
+	rnowait, ragain bool
+	// waitFn waits until the socket is readable (waitRead); rwaited
+	// says it has.
+	waitFn  func(fd uintptr) bool
+	rwaited bool
 	wbuf    []byte
 	werr    error
 	writeFn func(fd uintptr) bool
@@ -56,6 +62,7 @@ func newSockIO(c *net.TCPConn, upstream io.Reader, holders []bufferedHolder) *so
 	}
 	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), upstream: upstream, holders: holders}
 	sio.readFn = sio.readOnce
+	sio.waitFn = sio.waitOnce
 	sio.writeFn = sio.writeAll
 	sio.initWritev()
 	return sio
@@ -84,6 +91,37 @@ func (sio *sockIO) read(b []byte) (int, error) {
 	return sio.rn, sio.opError("read", cmp.Or(err, sio.rerr))
 }
 
+// readNow reads into b what the socket holds now, without waiting: with
+// nothing there it returns errWouldBlock (see waitRead). Like Read, it
+// reads through the wrappers while they hold bytes of their own.
+func (sio *sockIO) readNow(b []byte) (int, error) {
+	if !sio.direct {
+		return sio.Read(b)
+	}
+	sio.rnowait, sio.ragain = true, false
+	n, err := sio.read(b)
+	sio.rnowait = false
+	if sio.ragain {
+		return 0, errWouldBlock
+	}
+	return n, err
+}
+
+// waitRead waits until the socket is readable, as a read that finds
+// nothing does, or fails as that read would (the connection closed).
+func (sio *sockIO) waitRead() error {
+	sio.rwaited = false
+	return sio.opError("read", sio.rc.Read(sio.waitFn))
+}
+
+// waitOnce is the RawConn.Read callback of waitRead: false the first
+// time, so the poller waits for the socket, true once it has.
+func (sio *sockIO) waitOnce(uintptr) bool {
+	done := sio.rwaited
+	sio.rwaited = true
+	return done
+}
+
 // opError wraps a failed read or write as the connection's own methods
 // would; io.EOF stays as it is.
 func (sio *sockIO) opError(op string, err error) error {
@@ -104,7 +142,8 @@ func (sio *sockIO) readOnce(fd uintptr) bool {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			return false
+			sio.ragain = sio.rnowait
+			return sio.rnowait
 		case err != nil:
 			sio.rerr = os.NewSyscallError("read", err)
 		case n == 0 && len(sio.rbuf) > 0:
