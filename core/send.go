@@ -89,16 +89,16 @@ type sender struct {
 	busy     bool  // a goroutine is building or writing a batch
 	yield    bool  // a small Write left its frame to be shared (Stream.Write)
 
-	wbuf  []byte
+	wbuf  *[]byte     // the batch buffer, from bufPools while a batch is built and written (bufpool.go)
 	sent  []*Stream   // streams whose FIN the current batch carries
 	timer *time.Timer // write timeout
 
 	// A batch the socket took only part of, when the writer may not wait
 	// for the rest (flushInline), or while the socket is full and Writes
 	// must not wait for their lent buffers (unlend): the rest is copied
-	// into spillBuf. carry (guarded by sendMu) is such a rest that the
-	// writer goroutine must write before anything else.
-	spillBuf []byte
+	// into spillBuf (pooled, as wbuf). carry (guarded by sendMu) is such
+	// a rest that the writer goroutine must write before anything else.
+	spillBuf *[]byte
 	spillIOV [1][]byte
 	carry    []byte
 
@@ -115,9 +115,6 @@ func (w *sender) init(s *Session) {
 	w.s = s
 	w.wake = make(chan struct{}, 1)
 	w.room = make(chan struct{}, 1)
-	// Data stops at maxBatch; control frames before it and a FIN and RST
-	// after the last frame can add a little.
-	w.wbuf = make([]byte, 0, maxBatch+int(s.cfg.MaxFrameSize)+2*frameHeaderLen)
 	if s.sock != nil {
 		s.sock.setOnFull(s.unlend)
 	}
@@ -422,14 +419,21 @@ func (s *Session) tryWriteBatch(b []byte) (rest []byte, err error) {
 
 // spill copies pieces, in order, into spillBuf and returns the copy.
 func (w *sender) spill(pieces [][]byte) []byte {
-	if w.spillBuf == nil {
-		w.spillBuf = make([]byte, 0, cap(w.wbuf))
+	n := 0
+	for _, p := range pieces {
+		n += len(p)
 	}
-	buf := w.spillBuf[:0]
+	if w.spillBuf != nil && cap(*w.spillBuf) < n {
+		putBuf(w.spillBuf)
+		w.spillBuf = nil
+	}
+	if w.spillBuf == nil {
+		w.spillBuf = getBuf(n)
+	}
+	buf := (*w.spillBuf)[:0]
 	for _, p := range pieces {
 		buf = append(buf, p...)
 	}
-	w.spillBuf = buf[:0] // keep any growth
 	return buf
 }
 
@@ -492,14 +496,17 @@ func (s *Session) writeBatch(b []byte) error {
 // finished are appended to w.sent, to be processed without the lock.
 func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 	w := &s.sender
-	buf := w.wbuf[:0]
+	var buf []byte
+	if w.wbuf != nil {
+		buf = (*w.wbuf)[:0]
+	}
 	if w.finished {
 		return buf, false
 	}
 	if w.abort != nil {
 		w.ctrl = w.ctrl[:0]
 		w.finished = true
-		return s.finalGoAway(buf, goAwayCodeFor(w.abort)), true
+		return s.finalGoAway(w.reserve(buf, frameHeaderLen), goAwayCodeFor(w.abort)), true
 	}
 	frames := uint64(0)
 	for i := range w.ctrl {
@@ -516,7 +523,7 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 		if c.kind == ctrlCredit && h.length == 0 {
 			continue
 		}
-		buf = h.appendTo(buf)
+		buf = h.appendTo(w.reserve(buf, frameHeaderLen))
 		frames++
 	}
 	if len(w.ctrl) > 0 {
@@ -552,8 +559,14 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 			if left := st.credit - uint64(k); left > 0 && left < minChunk && uint64(len(st.pend)-k) > left && k > minChunk {
 				k -= minChunk - int(left)
 			}
+			lend := s.canLend(st, k)
+			if lend {
+				buf = w.reserve(buf, frameHeaderLen)
+			} else {
+				buf = w.reserve(buf, frameHeaderLen+k)
+			}
 			buf = frameHeader{version: s.version, typ: frameData, streamID: st.id, length: uint32(k)}.appendTo(buf)
-			if s.canLend(st, k) {
+			if lend {
 				w.iov = append(w.iov, buf[mark:], st.pend[:k])
 				mark = len(buf)
 				lentBytes += k
@@ -563,7 +576,7 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 				}
 			} else {
 				n := len(buf)
-				buf = slices.Grow(buf, k)[:n+k]
+				buf = buf[:n+k]
 				copyBytes(buf[n:], st.pend[:k])
 			}
 			st.pend = st.pend[k:]
@@ -592,6 +605,7 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 		w.ready.remove(st)
 		if st.finQueued && !st.finSent {
 			st.finSent = true
+			buf = w.reserve(buf, 2*frameHeaderLen)
 			buf = frameHeader{version: s.version, typ: frameWindowUpdate, flags: flagFIN, streamID: st.id}.appendTo(buf)
 			frames++
 			if st.rstQueued {
@@ -607,13 +621,15 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 
 	if w.closing && len(w.ctrl) == 0 && w.ready.head == nil {
 		w.finished = true
-		buf = s.finalGoAway(buf, CodeNoError)
+		buf = s.finalGoAway(w.reserve(buf, frameHeaderLen), CodeNoError)
 		last = true
 	}
 	if len(w.iov) > 0 && mark < len(buf) {
 		w.iov = append(w.iov, buf[mark:])
 	}
-	w.wbuf = buf[:0] // keep any growth
+	if w.wbuf != nil {
+		*w.wbuf = buf[:0] // keep any growth
+	}
 	return buf, last
 }
 
@@ -632,6 +648,7 @@ func (s *Session) canLend(st *Stream, k int) bool {
 // (or failed): busy is cleared and the batch's loans end, so their Writes
 // may return. Call with sendMu held.
 func (w *sender) doneWritingLocked() {
+	w.releaseBuffersLocked()
 	w.busy = false
 	w.endLoansLocked()
 	w.spillIOV[0] = nil
