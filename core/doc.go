@@ -27,11 +27,12 @@
 //
 // # Model
 //
-// Each session runs at most three goroutines, started by [Client] or
-// [Server] and joined by [Session.Close]: a reader that owns the
-// transport's read side, a writer that owns its write side, and, when
-// keepalive is on, a keepalive loop. Nothing runs per stream, per ping or
-// per timer. A Write hands its bytes to the writer and returns once they
+// Each session runs two goroutines, started by [Client] or [Server] and
+// joined by [Session.Close]: a reader that owns the transport's read side
+// and a writer that owns its write side. Keepalive runs on a timer.
+// Nothing runs per stream, per ping or per timer. An idle session holds
+// no large buffer: read and write buffers come from shared pools while
+// there is something to read or write. A Write hands its bytes to the writer and returns once they
 // are taken; the writer sends control frames (ACKs, window updates, ping
 // replies, resets) ahead of data, serves streams with data round-robin one
 // frame at a time, and writes each batch of frames with one Write call.

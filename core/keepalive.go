@@ -215,36 +215,78 @@ func (s *Session) updateRTT(sample time.Duration) {
 
 func (s *Session) smoothedRTT() time.Duration { return time.Duration(s.rtt.Load()) }
 
-// keepaliveLoop pings every KeepAliveInterval and ends the session when
+// keepalive pings every KeepAliveInterval and ends the session when
 // nothing at all has arrived for KeepAliveTimeout. Any frame counts as a
-// sign of life, so a peer busy sending data never trips it.
-func (s *Session) keepaliveLoop() {
-	defer s.wg.Done()
+// sign of life, so a peer busy sending data never trips it. It runs on a
+// timer, not a goroutine of its own (an idle session runs only the reader
+// and the writer): each tick is a time.AfterFunc callback that never
+// blocks, and terminate stops the timer; Close waits for a tick in
+// progress, so nothing the session started outlives Close.
+type keepalive struct {
+	mu      sync.Mutex
+	timer   *time.Timer
+	stopped bool           // no tick acts any more
+	ticking sync.WaitGroup // a tick in progress (added to under mu while !stopped)
+
+	// Owned by the tick (under mu).
+	lastCount          uint64    // stats.framesIn at the last change
+	lastSeen, lastPing time.Time // when the count last changed; the last ping
+}
+
+// startKeepalive arms the first tick.
+func (s *Session) startKeepalive() {
+	k := &s.keepalive
+	k.mu.Lock()
+	k.lastCount, k.lastSeen = s.stats.framesIn.Load(), time.Now()
+	k.timer = time.AfterFunc(s.cfg.KeepAliveInterval, s.keepaliveTick)
+	k.mu.Unlock()
+}
+
+// keepaliveTick is one keepalive tick: it ends a silent session, pings
+// once per interval and re-arms for min(interval, timeout - silent).
+// Silence is measured from the tick that saw the last change.
+func (s *Session) keepaliveTick() {
+	k := &s.keepalive
+	k.mu.Lock()
+	if k.stopped {
+		k.mu.Unlock()
+		return
+	}
+	k.ticking.Add(1)
+	defer k.ticking.Done()
 	interval, timeout := s.cfg.KeepAliveInterval, s.cfg.KeepAliveTimeout
-	lastCount := s.stats.framesIn.Load()
-	lastSeen, lastPing := time.Now(), time.Time{}
-	t := time.NewTimer(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-		case <-s.dead:
-			return
-		}
-		now := time.Now()
-		if c := s.stats.framesIn.Load(); c != lastCount {
-			lastCount, lastSeen = c, now
-		}
-		silent := now.Sub(lastSeen)
-		if silent >= timeout {
-			s.log.Warn("netmux: keepalive timeout", "silent", silent, "remote", s.RemoteAddr().String())
-			s.terminate(ErrKeepaliveTimeout)
-			return
-		}
-		if now.Sub(lastPing) >= interval {
-			s.sendPing()
-			lastPing = now
-		}
-		t.Reset(min(interval, timeout-silent))
+	now := time.Now()
+	if c := s.stats.framesIn.Load(); c != k.lastCount {
+		k.lastCount, k.lastSeen = c, now
+	}
+	silent := now.Sub(k.lastSeen)
+	if silent >= timeout {
+		k.mu.Unlock()
+		s.log.Warn("netmux: keepalive timeout", "silent", silent, "remote", s.RemoteAddr().String())
+		s.terminate(ErrKeepaliveTimeout)
+		return
+	}
+	ping := now.Sub(k.lastPing) >= interval
+	if ping {
+		k.lastPing = now
+	}
+	k.timer.Reset(min(interval, timeout-silent))
+	k.mu.Unlock()
+	if ping {
+		s.sendPing()
 	}
 }
+
+// stopKeepalive stops the ticks (terminate calls it before dead is
+// closed); waitKeepalive then waits for one in progress (Close).
+func (s *Session) stopKeepalive() {
+	k := &s.keepalive
+	k.mu.Lock()
+	k.stopped = true
+	if k.timer != nil {
+		k.timer.Stop()
+	}
+	k.mu.Unlock()
+}
+
+func (s *Session) waitKeepalive() { s.keepalive.ticking.Wait() }

@@ -35,12 +35,13 @@ type Session struct {
 	acceptWake   chan struct{} // capacity 1: the accept queue has streams
 	openWake     chan struct{} // capacity 1: an opener may find room (see OpenStream)
 
-	sender              // writer state, guarded by sendMu
-	fr     *frameReader // owned by readLoop
-	woken  atomic.Int32 // streams whose parked Read a small Data frame woke, not run since (Stream.Write)
-	budget budget
-	rtt    atomic.Int64 // smoothed round-trip time in nanoseconds
-	pinger pinger
+	sender                 // writer state, guarded by sendMu
+	fr        *frameReader // owned by readLoop
+	woken     atomic.Int32 // streams whose parked Read a small Data frame woke, not run since (Stream.Write)
+	budget    budget
+	rtt       atomic.Int64 // smoothed round-trip time in nanoseconds
+	pinger    pinger
+	keepalive keepalive // a timer, if KeepAliveInterval > 0
 
 	// The carrier's own minimum RTT, where it is a TCP connection (see
 	// pathrtt.go): nanoseconds, and when it was last read (monoNow).
@@ -135,8 +136,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	go s.readLoop()
 	go s.writeLoop()
 	if cfg.KeepAliveInterval > 0 {
-		s.wg.Add(1)
-		go s.keepaliveLoop()
+		s.startKeepalive()
 	}
 	return s, nil
 }
@@ -435,6 +435,7 @@ func (s *Session) Close() error {
 	s.startClose(nil)
 	<-s.dead
 	s.wg.Wait()
+	s.waitKeepalive()
 	return nil
 }
 
@@ -505,6 +506,7 @@ func (s *Session) terminate(cause error) {
 		// Forgotten before dead is closed, so that whoever sees the
 		// session dead sees it hold no streams.
 		streams := s.forgetStreams()
+		s.stopKeepalive() // before dead: Close waits for a tick in progress
 		close(s.dead)
 		wakeReaders(streams)
 		// Nothing the session started may keep it reachable: every
