@@ -72,31 +72,34 @@ func newSockIO(c *net.TCPConn, upstream io.Reader, holders []bufferedHolder) *so
 // through the wrappers while they hold bytes of their own, then straight
 // from the socket.
 func (sio *sockIO) Read(b []byte) (int, error) {
-	if !sio.direct {
-		for _, h := range sio.holders {
-			if h.Buffered() > 0 {
-				return sio.upstream.Read(b)
-			}
-		}
-		sio.direct = true
+	if sio.throughWrappers() {
+		return sio.upstream.Read(b)
 	}
 	return sio.read(b)
 }
 
-// read reads into b once, waiting for data as net.Conn.Read does.
-func (sio *sockIO) read(b []byte) (int, error) {
-	sio.rbuf, sio.rn, sio.rerr = b, 0, nil
-	err := sio.rc.Read(sio.readFn)
-	sio.rbuf = nil
-	return sio.rn, sio.opError("read", cmp.Or(err, sio.rerr))
+// throughWrappers reports whether a read must still go through the
+// wrappers above the socket: one of them holds bytes of its own. Once
+// none does, reads go straight to the socket (direct).
+func (sio *sockIO) throughWrappers() bool {
+	if sio.direct {
+		return false
+	}
+	for _, h := range sio.holders {
+		if h.Buffered() > 0 {
+			return true
+		}
+	}
+	sio.direct = true
+	return false
 }
 
 // readNow reads into b what the socket holds now, without waiting: with
 // nothing there it returns errWouldBlock (see waitRead). Like Read, it
 // reads through the wrappers while they hold bytes of their own.
 func (sio *sockIO) readNow(b []byte) (int, error) {
-	if !sio.direct {
-		return sio.Read(b)
+	if sio.throughWrappers() {
+		return sio.upstream.Read(b)
 	}
 	sio.rnowait, sio.ragain = true, false
 	n, err := sio.read(b)
@@ -105,6 +108,14 @@ func (sio *sockIO) readNow(b []byte) (int, error) {
 		return 0, errWouldBlock
 	}
 	return n, err
+}
+
+// read reads into b once, waiting for data as net.Conn.Read does.
+func (sio *sockIO) read(b []byte) (int, error) {
+	sio.rbuf, sio.rn, sio.rerr = b, 0, nil
+	err := sio.rc.Read(sio.readFn)
+	sio.rbuf = nil
+	return sio.rn, sio.opError("read", cmp.Or(err, sio.rerr))
 }
 
 // waitRead waits until the socket is readable, as a read that finds
