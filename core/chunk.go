@@ -140,21 +140,16 @@ func (fr *frameReader) fill(need int) error {
 }
 
 // fillSock is fill over a socket: it reads what the socket holds into a
-// chunk, and when it holds nothing, lets go of the chunk and waits.
+// chunk, and while the socket is empty it holds none (readBuf, idle).
 func (fr *frameReader) fillSock() error {
 	for range 100 {
-		fr.prepareChunk()
-		n, err := fr.sock.readNow(fr.buf[fr.w:])
-		for err == errWouldBlock {
-			// Give the chunk back while waiting: the wait may last the
-			// session's life.
-			fr.letGo()
-			if err = fr.sock.waitRead(); err != nil {
-				fr.err = err
-				return err
-			}
+		var n int
+		var err error
+		if fr.sock.throughWrappers() {
 			fr.prepareChunk()
-			n, err = fr.sock.readNow(fr.buf[fr.w:])
+			n, err = fr.sock.upstreamRead(fr.buf[fr.w:])
+		} else {
+			n, err = fr.sock.readLent(fr)
 		}
 		if done, err := fr.got(n, err); done {
 			return err
@@ -162,6 +157,16 @@ func (fr *frameReader) fillSock() error {
 	}
 	return io.ErrNoProgress
 }
+
+// readBuf lends a socket read the room to read into (sockIO.readLent).
+func (fr *frameReader) readBuf() []byte {
+	fr.prepareChunk()
+	return fr.buf[fr.w:]
+}
+
+// idle takes the read buffer back while the socket is empty: the wait may
+// last the session's life.
+func (fr *frameReader) idle() { fr.letGo() }
 
 // got records the result of a transport read into buf[w:], reporting
 // whether fill is done and with what error.

@@ -1,13 +1,9 @@
 package core
 
 import (
-	"errors"
 	"io"
 	"net"
 )
-
-// errWouldBlock is sockIO.readNow finding nothing to read.
-var errWouldBlock = errors.New("netmux: nothing to read now")
 
 // Over a TCP carrier the session makes its own read and write system
 // calls on the socket (through syscall.RawConn, so the runtime's poller

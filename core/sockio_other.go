@@ -13,9 +13,10 @@ type sockIO struct{}
 
 func newSockIO(*net.TCPConn, io.Reader, []bufferedHolder) *sockIO { return nil }
 
-func (*sockIO) Read([]byte) (int, error)          { panic("netmux: no direct socket I/O here") }
-func (*sockIO) readNow([]byte) (int, error)       { panic("netmux: no direct socket I/O here") }
-func (*sockIO) waitRead() error                   { panic("netmux: no direct socket I/O here") }
-func (*sockIO) write([]byte) error                { panic("netmux: no direct socket I/O here") }
-func (*sockIO) tryWrite([]byte) ([]byte, error)   { panic("netmux: no direct socket I/O here") }
-func (*sockIO) setOnFull(func([][]byte) [][]byte) {}
+func (*sockIO) Read([]byte) (int, error)           { panic("netmux: no direct socket I/O here") }
+func (*sockIO) readLent(*frameReader) (int, error) { panic("netmux: no direct socket I/O here") }
+func (*sockIO) throughWrappers() bool              { panic("netmux: no direct socket I/O here") }
+func (*sockIO) upstreamRead([]byte) (int, error)   { panic("netmux: no direct socket I/O here") }
+func (*sockIO) write([]byte) error                 { panic("netmux: no direct socket I/O here") }
+func (*sockIO) tryWrite([]byte) ([]byte, error)    { panic("netmux: no direct socket I/O here") }
+func (*sockIO) setOnFull(func([][]byte) [][]byte)  {}

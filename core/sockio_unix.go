@@ -33,12 +33,9 @@ type sockIO struct {
 	rn     int
 	rerr   error
 	readFn func(fd uintptr) bool
-	// rnowait: a read returns at EAGAIN, setting ragain (readNow).
-	rnowait, ragain bool
-	// waitFn waits until the socket is readable (waitRead); rwaited
-	// says it has.
-	waitFn  func(fd uintptr) bool
-	rwaited bool
+	// lender, during readLent, gives rbuf when it is nil and takes it
+	// back while the socket is empty.
+	lender  readLender
 	wbuf    []byte
 	werr    error
 	writeFn func(fd uintptr) bool
@@ -62,7 +59,6 @@ func newSockIO(c *net.TCPConn, upstream io.Reader, holders []bufferedHolder) *so
 	}
 	sio := &sockIO{rc: rc, laddr: c.LocalAddr(), raddr: c.RemoteAddr(), upstream: upstream, holders: holders}
 	sio.readFn = sio.readOnce
-	sio.waitFn = sio.waitOnce
 	sio.writeFn = sio.writeAll
 	sio.initWritev()
 	return sio
@@ -77,6 +73,9 @@ func (sio *sockIO) Read(b []byte) (int, error) {
 	}
 	return sio.read(b)
 }
+
+// upstreamRead reads through the wrappers above the socket.
+func (sio *sockIO) upstreamRead(b []byte) (int, error) { return sio.upstream.Read(b) }
 
 // throughWrappers reports whether a read must still go through the
 // wrappers above the socket: one of them holds bytes of its own. Once
@@ -94,19 +93,26 @@ func (sio *sockIO) throughWrappers() bool {
 	return false
 }
 
-// readNow reads into b what the socket holds now, without waiting: with
-// nothing there it returns errWouldBlock (see waitRead). Like Read, it
-// reads through the wrappers while they hold bytes of their own.
-func (sio *sockIO) readNow(b []byte) (int, error) {
-	if sio.throughWrappers() {
-		return sio.upstream.Read(b)
-	}
-	sio.rnowait, sio.ragain = true, false
-	n, err := sio.read(b)
-	sio.rnowait = false
-	if sio.ragain {
-		return 0, errWouldBlock
-	}
+// readLender lends a read its buffer only while there is something to
+// read (the frame reader, see chunk.go).
+type readLender interface {
+	// readBuf returns the buffer to read into.
+	readBuf() []byte
+	// idle takes the buffer back: the socket is empty and the read
+	// waits for it.
+	idle()
+}
+
+// readLent reads once into a buffer l lends, waiting for data as
+// net.Conn.Read does, but without a buffer while it waits: l takes it
+// back when the socket is empty and lends one again when it is readable.
+// The wait is in the same RawConn.Read call as the read that found the
+// socket empty: a new call would reset the poller's readiness, and data
+// arriving in between would wait for more to come.
+func (sio *sockIO) readLent(l readLender) (int, error) {
+	sio.lender = l
+	n, err := sio.read(nil)
+	sio.lender = nil
 	return n, err
 }
 
@@ -116,21 +122,6 @@ func (sio *sockIO) read(b []byte) (int, error) {
 	err := sio.rc.Read(sio.readFn)
 	sio.rbuf = nil
 	return sio.rn, sio.opError("read", cmp.Or(err, sio.rerr))
-}
-
-// waitRead waits until the socket is readable, as a read that finds
-// nothing does, or fails as that read would (the connection closed).
-func (sio *sockIO) waitRead() error {
-	sio.rwaited = false
-	return sio.opError("read", sio.rc.Read(sio.waitFn))
-}
-
-// waitOnce is the RawConn.Read callback of waitRead: false the first
-// time, so the poller waits for the socket, true once it has.
-func (sio *sockIO) waitOnce(uintptr) bool {
-	done := sio.rwaited
-	sio.rwaited = true
-	return done
 }
 
 // opError wraps a failed read or write as the connection's own methods
@@ -146,6 +137,9 @@ func (sio *sockIO) opError(op string, err error) error {
 // until the socket is readable and call again.
 func (sio *sockIO) readOnce(fd uintptr) bool {
 	for {
+		if sio.rbuf == nil && sio.lender != nil {
+			sio.rbuf = sio.lender.readBuf()
+		}
 		sio.mu.Lock()
 		n, err := syscall.Read(int(fd), sio.rbuf)
 		sio.mu.Unlock()
@@ -153,8 +147,11 @@ func (sio *sockIO) readOnce(fd uintptr) bool {
 		case err == syscall.EINTR:
 			continue
 		case err == syscall.EAGAIN:
-			sio.ragain = sio.rnowait
-			return sio.rnowait
+			if sio.lender != nil {
+				sio.lender.idle()
+				sio.rbuf = nil
+			}
+			return false
 		case err != nil:
 			sio.rerr = os.NewSyscallError("read", err)
 		case n == 0 && len(sio.rbuf) > 0:
