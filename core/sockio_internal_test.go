@@ -79,6 +79,12 @@ func TestSockIOSession(t *testing.T) {
 	require.Equal(t, msg, got)
 	assert.True(t, srv.sock.direct, "the server reads the socket directly once the preface is replayed")
 	assert.True(t, cli.sock.direct)
+	if raceEnabled {
+		t.Log("allocations not counted: under -race sync.Pool drops some of what is put back")
+		return
+	}
+	// The read chunk and write buffers come from pools and go back between
+	// round trips (the session is idle then): none is allocated.
 	assert.Zero(t, testing.AllocsPerRun(50, roundtrip), "allocations per 64 KiB write and read")
 }
 
