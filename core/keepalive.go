@@ -233,13 +233,17 @@ type keepalive struct {
 	lastSeen, lastPing time.Time // when the count last changed; the last ping
 }
 
-// startKeepalive arms the first tick.
+// startKeepalive arms the first tick, unless the session has already
+// ended (the reader started first and may have failed).
 func (s *Session) startKeepalive() {
 	k := &s.keepalive
 	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stopped {
+		return
+	}
 	k.lastCount, k.lastSeen = s.stats.framesIn.Load(), time.Now()
 	k.timer = time.AfterFunc(s.cfg.KeepAliveInterval, s.keepaliveTick)
-	k.mu.Unlock()
 }
 
 // keepaliveTick is one keepalive tick: it ends a silent session, pings
