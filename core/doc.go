@@ -32,10 +32,11 @@
 // and a writer that owns its write side. Keepalive runs on a timer.
 // Nothing runs per stream, per ping or per timer. An idle session holds
 // no large buffer: read and write buffers come from shared pools while
-// there is something to read or write. A Write hands its bytes to the writer and returns once they
-// are taken; the writer sends control frames (ACKs, window updates, ping
-// replies, resets) ahead of data, serves streams with data round-robin one
-// frame at a time, and writes each batch of frames with one Write call.
+// there is something to read or write. A Write hands its bytes to the
+// writer and returns once they are taken; the writer sends control frames
+// (ACKs, window updates, ping replies, resets) ahead of data, serves
+// streams with data round-robin one frame at a time, and writes each
+// batch of frames with one Write call.
 // The reader checks every header before acting on it and never blocks on
 // a stream: per-stream credit guarantees there is room.
 //
