@@ -5,13 +5,13 @@ import (
 	"errors"
 	"io"
 	"net"
-	"net/http"
 	"runtime"
 	"sync"
 	"testing"
 	"time"
 	"weak"
 
+	"github.com/netmux/netmux/conformance"
 	"github.com/netmux/netmux/core"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -66,150 +66,33 @@ func tcpPair(t testing.TB, wrap bool, mod ...func(*core.Config)) (client, server
 	return client, server
 }
 
-// serve accepts streams on s until it ends, running handle on a goroutine
-// per stream; at cleanup it closes s and joins them.
-func serve(t testing.TB, s *core.Session, handle func(*core.Stream)) {
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			st, err := s.AcceptStream(context.Background())
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				handle(st)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		s.Close()
-		wg.Wait()
-	})
-}
 
-// Pattern 1: a burst of 1000 concurrent openers, each echoing 10 x 2 KiB,
-// against a server that accepts in a loop. Nothing is refused: openers
-// wait for room in the peer's accept backlog instead.
-func TestBurstOfOpensIsNeverRefused(t *testing.T) {
-	client, server := tcpPair(t, false)
-	serve(t, server, func(st *core.Stream) {
-		io.Copy(st, st)
-		st.Close()
-	})
-	n := 1000
-	if testing.Short() {
-		n = 300
-	}
-	errs := make(chan error, n)
-	var wg sync.WaitGroup
-	for range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- echoRounds(ctxT(t), client, 10, 2<<10)
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		require.NoError(t, err)
-	}
-	assert.Zero(t, server.Stats().StreamsRefused)
-	assert.Zero(t, client.Stats().StreamsReset)
-}
 
-// echoRounds opens a stream and does rounds x (write size bytes, read
-// them back).
-func echoRounds(ctx context.Context, s *core.Session, rounds, size int) error {
-	st, err := s.OpenStream(ctx)
-	if err != nil {
-		return err
-	}
-	defer st.Close()
-	out, in := randBytes(uint64(st.ID()), size), make([]byte, size)
-	for range rounds {
-		if _, err := st.Write(out); err != nil {
-			return err
-		}
-		if _, err := io.ReadFull(st, in); err != nil {
-			return err
-		}
-		if string(in) != string(out) {
-			return errors.New("echo differs")
-		}
-	}
-	return nil
-}
 
-// Pattern 2: open, write a byte, Close, 10,000 times, against a server
-// that reads one byte and closes without reading to EOF. OpenStream never
-// fails with "too many streams": it waits for room, and every stream
-// frees its slot once both sides are done.
-func TestChurnNeverRunsOutOfStreams(t *testing.T) {
-	client, server := tcpPair(t, false)
-	serve(t, server, func(st *core.Stream) {
-		var b [1]byte
-		io.ReadFull(st, b[:])
-		st.Close()
-	})
-	n := 10000
-	if testing.Short() {
-		n = 2000
-	}
-	ctx := ctxT(t)
-	for i := range n {
-		st, err := client.OpenStream(ctx)
-		require.NoError(t, err, "open %d", i)
-		_, err = st.Write([]byte{1})
-		require.NoError(t, err)
-		require.NoError(t, st.Close())
-	}
-	require.Eventually(t, func() bool { return client.NumStreams() == 0 && server.NumStreams() == 0 },
-		testTimeout, time.Millisecond, "streams left: client %d, server %d", client.NumStreams(), server.NumStreams())
-	assert.Zero(t, server.Stats().StreamsRefused)
-}
 
-// Five goroutines open, CloseWrite and read EOF 2,000 times each (10,000
-// in all without -short): every stream ends on both sides.
-func TestOpenCloseWriteReadEOF(t *testing.T) {
-	client, server := tcpPair(t, false)
-	serve(t, server, func(st *core.Stream) {
-		io.Copy(io.Discard, st)
-		st.Close()
-	})
-	per := 2000
-	if testing.Short() {
-		per = 400
-	}
-	errs := make(chan error, 5)
-	for range 5 {
-		go func() {
-			for range per {
-				st, err := client.OpenStream(ctxT(t))
-				if err == nil {
-					err = st.CloseWrite()
+
+// The load patterns every transport runs (conformance.RunLoad: a burst of
+// 1000 concurrent openers, 10,000 opens in a loop against a server that
+// does not read EOF, 5 x 10,000 open/CloseWrite/read EOF, Writes and
+// opens on a stalled carrier, http.Server.Shutdown over Listener), here
+// over loopback TCP, bare (direct socket I/O) and behind a wrapper the
+// session cannot see through.
+func TestLoadChecks(t *testing.T) {
+	for _, wrap := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tcp", true: "wrapped"}[wrap], func(t *testing.T) {
+			conformance.RunLoad(t, func(t testing.TB) (io.ReadWriteCloser, io.ReadWriteCloser) {
+				a, b := tcpConns(t)
+				t.Cleanup(func() {
+					a.Close()
+					b.Close()
+				})
+				if wrap {
+					return opaque{a}, opaque{b}
 				}
-				if err == nil {
-					_, err = io.Copy(io.Discard, st)
-				}
-				if err != nil {
-					errs <- err
-					return
-				}
-				st.Close()
-			}
-			errs <- nil
-		}()
+				return a, b
+			})
+		})
 	}
-	for range 5 {
-		require.NoError(t, <-errs)
-	}
-	require.Eventually(t, func() bool { return client.NumStreams() == 0 },
-		testTimeout, time.Millisecond)
 }
 
 // stuckPair returns a client session whose peer has stopped reading its
@@ -359,52 +242,6 @@ func TestTimerCallbacksNeverWait(t *testing.T) {
 	require.NoError(t, client.Err())
 }
 
-// Pattern 5: http.Server over the session's Listener view: Shutdown stops
-// accepting and drains the request in flight, which completes.
-func TestListenerCloseDrainsHTTP(t *testing.T) {
-	client, server := tcpPair(t, false)
-	inHandler, release := make(chan struct{}), make(chan struct{})
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		close(inHandler)
-		<-release
-		io.WriteString(w, "drained")
-	})}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(server.Listener()) }()
-	hc := &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) { return client.OpenStream(ctx) },
-	}}
-	type reply struct {
-		body string
-		err  error
-	}
-	got := make(chan reply, 1)
-	go func() {
-		resp, err := hc.Get("http://netmux/")
-		if err != nil {
-			got <- reply{err: err}
-			return
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		got <- reply{string(b), err}
-	}()
-	<-inHandler
-	shut := make(chan error, 1)
-	go func() { shut <- srv.Shutdown(ctxT(t)) }()
-	require.ErrorIs(t, <-served, http.ErrServerClosed)
-	// The listener is closed: the peer is told to open no more streams.
-	require.Eventually(t, func() bool {
-		_, err := client.TryOpenStream()
-		return errors.Is(err, core.ErrGoAway)
-	}, testTimeout, time.Millisecond)
-	close(release)
-	r := <-got
-	require.NoError(t, r.err)
-	assert.Equal(t, "drained", r.body)
-	require.NoError(t, <-shut)
-	require.NoError(t, server.Err(), "the session outlives its listener")
-}
 
 // A second Close, use after Close and Reset on a dead session fail as a
 // net.Conn's methods do.

@@ -278,36 +278,30 @@ func (s *Session) writeLoop() {
 				return
 			}
 		}
+		var batch []byte
+		var last bool
+		var abort error
 		if w.carry != nil {
 			// The rest of a batch a Write began: it goes before anything.
-			batch := w.carry
-			w.carry, w.busy = nil, true
-			s.sendMu.Unlock()
-			err := s.writeBatch(batch)
-			s.sendMu.Lock()
-			w.doneWritingLocked()
-			s.sendMu.Unlock()
-			if err != nil {
-				s.terminate(err)
-				return
+			batch, w.carry = w.carry, nil
+		} else {
+			if w.yield && !yielded {
+				// A small Write left its frame to be shared
+				// (Stream.Write): let the goroutines the reader woke
+				// queue theirs, once, then write what is queued
+				// (yielding up to four times while some were still to
+				// run did not do better).
+				w.yield, yielded = false, true
+				s.sendMu.Unlock()
+				if s.woken.Load() > 0 {
+					runtime.Gosched()
+				}
+				continue
 			}
-			continue
+			w.yield, yielded = false, false
+			batch, last = s.buildBatchLocked()
+			abort = w.abort
 		}
-		if w.yield && !yielded {
-			// A small Write left its frame to be shared (Stream.Write):
-			// let the goroutines the reader woke queue theirs, once,
-			// then write what is queued (yielding up to four times
-			// while some were still to run did not do better).
-			w.yield, yielded = false, true
-			s.sendMu.Unlock()
-			if s.woken.Load() > 0 {
-				runtime.Gosched()
-			}
-			continue
-		}
-		w.yield, yielded = false, false
-		batch, last := s.buildBatchLocked()
-		abort := w.abort
 		w.busy = len(batch) > 0
 		s.sendMu.Unlock()
 
