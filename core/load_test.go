@@ -66,11 +66,6 @@ func tcpPair(t testing.TB, wrap bool, mod ...func(*core.Config)) (client, server
 	return client, server
 }
 
-
-
-
-
-
 // The load patterns every transport runs (conformance.RunLoad: a burst of
 // 1000 concurrent openers, 10,000 opens in a loop against a server that
 // does not read EOF, 5 x 10,000 open/CloseWrite/read EOF, Writes and
@@ -241,7 +236,6 @@ func TestTimerCallbacksNeverWait(t *testing.T) {
 		2*time.Second, time.Millisecond, "open timeouts waited to reset their streams")
 	require.NoError(t, client.Err())
 }
-
 
 // A second Close, use after Close and Reset on a dead session fail as a
 // net.Conn's methods do.
