@@ -2,7 +2,6 @@ package core
 
 import (
 	"errors"
-	"fmt"
 	"io"
 )
 
@@ -38,26 +37,6 @@ func (s *Session) readLoop() {
 			s.readFailed(err)
 		}
 		return
-	}
-}
-
-// readFailed ends the session after a transport read error.
-func (s *Session) readFailed(err error) {
-	select {
-	case <-s.dead: // we closed the transport ourselves
-		return
-	default:
-	}
-	switch {
-	case s.localFin.Load():
-		// We said our last word; the peer hung up instead of answering.
-		s.terminate(s.closeCause)
-	case s.d.eofEndsSession && err == io.EOF:
-		s.terminate(io.EOF)
-	case err == io.EOF:
-		s.terminate(fmt.Errorf("transport closed without GoAway: %w", io.ErrUnexpectedEOF))
-	default:
-		s.terminate(err)
 	}
 }
 
