@@ -258,38 +258,6 @@ func (s *Session) addCredit(st *Stream, delta uint32) error {
 	return nil
 }
 
-// recvAck records the peer's ACK, which frees a place in its accept
-// backlog for our next open, and stops the open timer.
-func (st *Stream) recvAck() {
-	if !st.acked.Swap(true) {
-		s := st.s
-		s.mu.Lock()
-		s.ackedLocked()
-		s.mu.Unlock()
-	}
-	st.mu.Lock()
-	if !st.closed {
-		st.stopTimerLocked()
-	}
-	st.mu.Unlock()
-}
-
-// recvFin records the peer's FIN: Read returns io.EOF after the data.
-func (st *Stream) recvFin() {
-	st.mu.Lock()
-	if st.finRecv {
-		st.mu.Unlock()
-		return
-	}
-	st.finRecv = true
-	if st.closed {
-		st.stopTimerLocked()
-	}
-	st.wakeReaderLocked()
-	st.mu.Unlock()
-	st.setDone(stRecvDone)
-}
-
 // handlePing answers a ping ahead of queued data, or completes one of ours.
 func (s *Session) handlePing(h frameHeader) error {
 	if h.flags == flagSYN {

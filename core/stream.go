@@ -12,6 +12,18 @@ import (
 // [net.Conn] with deadlines, plus half-close ([Stream.CloseWrite],
 // [Stream.CloseRead]) and abort ([Stream.Reset]). Methods are safe for
 // concurrent use; concurrent Reads (or Writes) are serialised.
+//
+// Lifecycle. Every transition of a stream is in this file: opened
+// (Session.openStream: SYN queued, counted until acknowledged, recvAck)
+// or accepted (incomingStream, AcceptStream); each half then ends once:
+// the send half when our FIN is written (sendDone, after CloseWrite or
+// Close) or on a reset, the receive half when the peer's FIN arrives
+// (recvFin) or on a reset (abort, resetAfterFin). When both have ended
+// (setDone) the stream is forgotten (forget): it leaves NumStreams and
+// frees its slot, whether or not the application read the final EOF. Two
+// locks guard it: mu for the receive half and the read deadline, the
+// session's sendMu for the send half and the write deadline; state and a
+// few flags are atomics read without either.
 type Stream struct {
 	s     *Session
 	id    uint32
@@ -52,7 +64,8 @@ type Stream struct {
 	pendingCredit atomic.Uint32 // credit that update will carry
 	rstCode       ErrorCode     // guarded by s.sendMu; here, it fills what would be padding
 
-	rdl, wdl deadline
+	rdl deadline // guarded by mu
+	wdl deadline // guarded by s.sendMu
 }
 
 const (
@@ -483,6 +496,38 @@ func (st *Stream) resetAfterFin(code ErrorCode) {
 	}
 	s.queueRST(st.id, code)
 	st.setDone(stSendDone | stRecvDone)
+}
+
+// recvAck records the peer's ACK, which frees a place in its accept
+// backlog for our next open, and stops the open timer.
+func (st *Stream) recvAck() {
+	if !st.acked.Swap(true) {
+		s := st.s
+		s.mu.Lock()
+		s.ackedLocked()
+		s.mu.Unlock()
+	}
+	st.mu.Lock()
+	if !st.closed {
+		st.stopTimerLocked()
+	}
+	st.mu.Unlock()
+}
+
+// recvFin records the peer's FIN: Read returns io.EOF after the data.
+func (st *Stream) recvFin() {
+	st.mu.Lock()
+	if st.finRecv {
+		st.mu.Unlock()
+		return
+	}
+	st.finRecv = true
+	if st.closed {
+		st.stopTimerLocked()
+	}
+	st.wakeReaderLocked()
+	st.mu.Unlock()
+	st.setDone(stRecvDone)
 }
 
 // sendDone is called by the writer once the FIN (and any RST after it)
