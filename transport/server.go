@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -24,6 +25,16 @@ type Server struct {
 	// (0: DefaultPrefaceTimeout).
 	PrefaceTimeout time.Duration
 
+	// MaxHandshakes and MaxPending bound the connections in their
+	// handshake and the sessions waiting to be handed to Handler, per
+	// listener (0: DefaultMaxHandshakes, DefaultMaxPending). See
+	// WithMaxHandshakes and WithMaxPending.
+	MaxHandshakes, MaxPending int
+
+	// Handshake, if not nil, runs on every connection before its preface,
+	// for example to authenticate the client. See WithHandshake.
+	Handshake func(ctx context.Context, conn io.ReadWriteCloser) error
+
 	mu        sync.Mutex
 	listeners map[*SessionListener]struct{}
 	sessions  map[*core.Session]struct{}
@@ -37,9 +48,12 @@ var ErrServerClosed = errors.New("netmux: server closed")
 // Serve accepts sessions from ln until Shutdown or a listener error, and
 // closes ln when it returns. It returns ErrServerClosed after Shutdown.
 func (srv *Server) Serve(ln Listener) error {
-	opts := []ListenerOption{}
+	opts := []ListenerOption{WithMaxHandshakes(srv.MaxHandshakes), WithMaxPending(srv.MaxPending)}
 	if srv.PrefaceTimeout > 0 {
 		opts = append(opts, WithPrefaceTimeout(srv.PrefaceTimeout))
+	}
+	if srv.Handshake != nil {
+		opts = append(opts, WithHandshake(srv.Handshake))
 	}
 	sl, err := NewListener(ln, srv.Config, opts...)
 	if err != nil {

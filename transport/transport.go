@@ -2,6 +2,7 @@ package transport
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -61,47 +62,125 @@ func Dial(ctx context.Context, d Dialer, addr string, cfg core.Config) (*core.Se
 // [SessionListener.Accept].
 var ErrPreface = errors.New("netmux: bad preface")
 
+// Default bounds of a [SessionListener].
+const (
+	// DefaultMaxHandshakes is how many connections may be in their
+	// handshake (carrier handshake, [WithHandshake] hook, preface) at
+	// once. An honest handshake takes a few round trips, so this serves
+	// thousands of clients connecting together; when it is reached, the
+	// connection that has waited longest is dropped to make room (see
+	// [WithMaxHandshakes]).
+	DefaultMaxHandshakes = 1024
+
+	// DefaultMaxPending is how many sessions may wait for
+	// [SessionListener.Accept] at once. A [Server] accepts as fast as
+	// sessions arrive, so the queue is short unless the application
+	// stalls.
+	DefaultMaxPending = 128
+)
+
 // SessionListener accepts server sessions from a [Listener]. Create it
 // with [NewListener].
+//
+// It bounds what connections that never finish their handshake can
+// cost: at most [DefaultMaxHandshakes] (see [WithMaxHandshakes]) are in
+// their handshake at once, each with one goroutine and no session, and
+// at most [DefaultMaxPending] (see [WithMaxPending]) finished sessions
+// wait for Accept; a connection whose session finds that queue full
+// waits, still counted as in its handshake, until there is room or its
+// preface timeout ends.
 type SessionListener struct {
 	ln      Listener
 	cfg     core.Config
 	timeout time.Duration
+	slots   chan struct{} // one per handshake goroutine; capacity is the limit
+	hook    func(ctx context.Context, conn io.ReadWriteCloser) error
 
-	ready chan *core.Session
-	done  chan struct{}
-	once  sync.Once
-	wg    sync.WaitGroup
-	mu    sync.Mutex
-	err   error // why the accept loop ended
-	open  map[io.ReadWriteCloser]struct{}
+	ctx     context.Context // ends on Close
+	cancel  context.CancelFunc
+	ready   chan *core.Session // capacity maxPending
+	pending chan struct{}      // a slot per session created and not yet accepted
+	once    sync.Once
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	err     error      // why the accept loop ended
+	open    *list.List // of *inflight, oldest first
+	evicted int64      // connections dropped to make room
+}
+
+// inflight is a connection in its handshake.
+type inflight struct {
+	cancel context.CancelFunc // closes the connection (through its AfterFunc)
+	gone   bool               // no longer in open (guarded by mu)
 }
 
 // ListenerOption configures [NewListener].
 type ListenerOption func(*SessionListener)
 
-// WithPrefaceTimeout sets how long a new connection has to deliver its
-// preface (default [DefaultPrefaceTimeout]).
+// WithPrefaceTimeout sets how long a new connection has to complete its
+// handshake and deliver its preface (default [DefaultPrefaceTimeout]).
 func WithPrefaceTimeout(d time.Duration) ListenerOption {
 	return func(l *SessionListener) { l.timeout = d }
 }
 
+// WithMaxHandshakes sets how many connections may be in their handshake
+// at once (default [DefaultMaxHandshakes]; n < 1 means the default).
+// When a new connection arrives at the limit, the one that has been in
+// its handshake longest is closed: a flood of silent connections then
+// costs at most n goroutines and connections, and a client that
+// completes its handshake faster than the flood cycles through n
+// connections still gets in.
+func WithMaxHandshakes(n int) ListenerOption {
+	return func(l *SessionListener) {
+		if n > 0 {
+			l.slots = make(chan struct{}, n)
+		}
+	}
+}
+
+// WithMaxPending sets how many sessions may wait for Accept at once
+// (default [DefaultMaxPending]; n < 1 means the default).
+func WithMaxPending(n int) ListenerOption {
+	return func(l *SessionListener) {
+		if n > 0 {
+			l.pending = make(chan struct{}, n)
+		}
+	}
+}
+
+// WithHandshake runs hook on every accepted connection before its
+// preface is read, in the connection's own handshake goroutine, for
+// example to authenticate the client. The client must speak first
+// (carriers such as KCP and QUIC show a connection only once bytes
+// arrive). ctx ends at the preface timeout, when the connection is
+// dropped to make room (see [WithMaxHandshakes]) or when the listener
+// closes, and conn is closed then, which unblocks the hook's I/O. If
+// hook returns an error, conn is closed and skipped: the hook should have
+// told the peer why. It must not keep conn or read past its own
+// messages, since the preface follows them.
+func WithHandshake(hook func(ctx context.Context, conn io.ReadWriteCloser) error) ListenerOption {
+	return func(l *SessionListener) { l.hook = hook }
+}
+
 // NewListener starts accepting connections from ln. Each connection's
-// preface is read in its own goroutine under the preface timeout, so a
-// silent client never delays others. Close stops it and closes ln.
+// handshake and preface are read in its own goroutine under the preface
+// timeout, so a silent client never delays others. Close stops it and
+// closes ln.
 func NewListener(ln Listener, cfg core.Config, opts ...ListenerOption) (*SessionListener, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
 	l := &SessionListener{
 		ln: ln, cfg: cfg, timeout: DefaultPrefaceTimeout,
-		ready: make(chan *core.Session),
-		done:  make(chan struct{}),
-		open:  make(map[io.ReadWriteCloser]struct{}),
+		slots:   make(chan struct{}, DefaultMaxHandshakes),
+		pending: make(chan struct{}, DefaultMaxPending),
+		open:    list.New(),
 	}
 	for _, o := range opts {
 		o(l)
 	}
+	l.ready = make(chan *core.Session, cap(l.pending))
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	l.wg.Add(1)
 	go l.acceptLoop()
 	return l, nil
@@ -119,7 +198,7 @@ func (l *SessionListener) acceptLoop() {
 			select {
 			case <-time.After(backoff):
 				continue
-			case <-l.done:
+			case <-l.ctx.Done():
 			}
 		}
 		if err != nil {
@@ -130,43 +209,91 @@ func (l *SessionListener) acceptLoop() {
 			return
 		}
 		backoff = 0
-		if !l.track(conn) {
+		if !l.reserve() {
 			conn.Close()
 			return
 		}
-		l.wg.Add(1)
-		go l.handshake(conn)
+		ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
+		// Closing conn is how a handshake is aborted, whatever it waits
+		// on: timeout, eviction or Close.
+		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		e, ok := l.track(&inflight{cancel: cancel})
+		if !ok {
+			cancel()
+			<-l.slots
+			return
+		}
+		l.wg.Go(func() {
+			defer func() { <-l.slots }()
+			defer cancel()
+			l.handshake(ctx, conn, e, stop)
+		})
 	}
 }
 
-// track records a connection still in its handshake, so Close can abort
-// it; false means the listener is closed.
-func (l *SessionListener) track(conn io.ReadWriteCloser) bool {
+// reserve takes a handshake slot for a new connection. At the limit it
+// drops the connection that has been in its handshake longest and waits
+// for its goroutine to end (the connection is closed, so at once); false
+// means the listener is closed.
+func (l *SessionListener) reserve() bool {
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	default:
+	}
+	l.mu.Lock()
+	if front := l.open.Front(); front != nil && l.ctx.Err() == nil {
+		oldest := l.open.Remove(front).(*inflight)
+		oldest.gone = true
+		oldest.cancel() // its AfterFunc closes the connection
+		l.evicted++
+	}
+	l.mu.Unlock()
+	select {
+	case l.slots <- struct{}{}:
+		return true
+	case <-l.ctx.Done():
+		return false
+	}
+}
+
+// track records a connection in its handshake; false means the listener
+// is closed.
+func (l *SessionListener) track(c *inflight) (*list.Element, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	select {
-	case <-l.done:
-		return false
-	default:
-		l.open[conn] = struct{}{}
-		return true
+	if l.ctx.Err() != nil {
+		return nil, false
 	}
+	return l.open.PushBack(c), true
 }
 
-func (l *SessionListener) untrack(conn io.ReadWriteCloser) {
+// untrack ends a connection's handshake; false means it was dropped to
+// make room or the listener closed, so the connection is closed.
+func (l *SessionListener) untrack(e *list.Element) bool {
 	l.mu.Lock()
-	delete(l.open, conn)
-	l.mu.Unlock()
+	defer l.mu.Unlock()
+	c := e.Value.(*inflight)
+	if l.ctx.Err() != nil || c.gone { // after Close, open holds nothing
+		return false
+	}
+	c.gone = true
+	l.open.Remove(e)
+	return true
 }
 
-// handshake reads the preface, starts the session and hands it over.
-func (l *SessionListener) handshake(conn io.ReadWriteCloser) {
-	defer l.wg.Done()
-	defer l.untrack(conn)
-	timer := time.AfterFunc(l.timeout, func() { conn.Close() })
+// handshake runs the hook, reads the preface, waits for room in the
+// Accept queue, starts the session and queues it.
+func (l *SessionListener) handshake(ctx context.Context, conn io.ReadWriteCloser, e *list.Element, stop func() bool) {
+	defer l.untrack(e)
+	if l.hook != nil {
+		if err := l.hook(ctx, conn); err != nil {
+			conn.Close()
+			return
+		}
+	}
 	var hdr [12]byte
-	_, err := io.ReadFull(conn, hdr[:])
-	if !timer.Stop() || err != nil {
+	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 		conn.Close()
 		return
 	}
@@ -174,19 +301,25 @@ func (l *SessionListener) handshake(conn io.ReadWriteCloser) {
 		conn.Close()
 		return
 	}
+	select {
+	case l.pending <- struct{}{}:
+	case <-ctx.Done():
+		return // the AfterFunc closes conn
+	}
+	// From here the session owns conn: neither the timeout nor Close may
+	// close it under a session Accept may already have returned.
+	if !l.untrack(e) || !stop() {
+		conn.Close()
+		<-l.pending
+		return
+	}
 	sess, err := core.Server(&prefixed{ReadWriteCloser: conn, head: bytes.NewReader(hdr[:])}, l.cfg)
 	if err != nil {
 		conn.Close()
+		<-l.pending
 		return
 	}
-	// From here the session owns conn: Close must not close it under a
-	// session Accept may already have returned.
-	l.untrack(conn)
-	select {
-	case l.ready <- sess:
-	case <-l.done:
-		sess.Close()
-	}
+	l.ready <- sess // never blocks: the pending slot is room in ready
 }
 
 // isTemporary reports an Accept error worth retrying.
@@ -215,8 +348,9 @@ func checkPreface(h []byte, version uint8) error {
 func (l *SessionListener) Accept() (*core.Session, error) {
 	select {
 	case sess := <-l.ready:
+		<-l.pending
 		return sess, nil
-	case <-l.done:
+	case <-l.ctx.Done():
 		l.mu.Lock()
 		defer l.mu.Unlock()
 		if l.err != nil {
@@ -226,26 +360,41 @@ func (l *SessionListener) Accept() (*core.Session, error) {
 	}
 }
 
+// Handshakes returns how many connections are in their handshake now
+// and how many were dropped so far to make room for newer ones.
+func (l *SessionListener) Handshakes() (inProgress int, dropped int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.open.Len(), l.evicted
+}
+
 // Addr returns the underlying listener's address.
 func (l *SessionListener) Addr() net.Addr { return l.ln.Addr() }
 
-// Close stops accepting, closes the underlying listener and every
-// connection still in its handshake, and waits for its goroutines.
-// Sessions already returned by Accept are the caller's to close.
+// Close stops accepting, closes the underlying listener, every
+// connection still in its handshake and every session not yet returned
+// by Accept, and waits for its goroutines. Sessions already returned by
+// Accept are the caller's to close.
 func (l *SessionListener) Close() error {
 	err := l.shut()
 	l.wg.Wait()
-	return err
+	for {
+		select {
+		case sess := <-l.ready:
+			<-l.pending
+			sess.Close()
+		default:
+			return err
+		}
+	}
 }
 
 func (l *SessionListener) shut() error {
 	var err error
 	l.once.Do(func() {
 		l.mu.Lock()
-		close(l.done)
-		for c := range l.open {
-			c.Close()
-		}
+		l.cancel() // closes every connection in its handshake
+		l.open.Init()
 		l.mu.Unlock()
 		err = l.ln.Close()
 	})
