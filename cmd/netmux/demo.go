@@ -38,9 +38,9 @@ func demoCommand(ctx context.Context, args []string, stdout, stderr io.Writer) i
 	size := byteSize(512 << 10)
 	fs.Var(&size, "size", "`bytes` each stream echoes (suffix K, M or G: binary units)")
 	duration := fs.Duration("duration", 2*time.Second,
-		"keep opening streams and echoing for this `long` per transport (0: each stream echoes once)")
+		"keep opening streams and echoing for this `duration` per transport (0: each stream echoes once)")
 	pings := fs.Int("pings", 50, "idle round trips measured per transport")
-	timeout := fs.Duration("timeout", time.Minute, "give up on a transport after this `long`")
+	timeout := fs.Duration("timeout", time.Minute, "give up on a transport after this `duration`")
 	progressMode := fs.String("progress", "auto", "`mode`: live (a line per transport, rewritten), plain, or auto (live on a terminal)")
 	var common commonFlags
 	common.register(fs, false)

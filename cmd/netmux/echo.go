@@ -18,7 +18,7 @@ import (
 func echoServerCommand(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlagSet("netmux echo server", stderr, "--listen URL [flags]")
 	listen := fs.String("listen", "", "transport `URL` to listen on, e.g. tcp://127.0.0.1:7777")
-	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let open streams finish for this `long`")
+	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let open streams finish for up to this `duration`")
 	var common commonFlags
 	common.register(fs, true)
 	var tf serverTLS

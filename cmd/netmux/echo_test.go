@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -84,4 +85,19 @@ func TestCommandUsage(t *testing.T) {
 	var logged syncBuffer
 	assert.Equal(t, exitFail, run(t.Context(), []string{"echo", "server", "--listen", "quic://127.0.0.1:0"}, nil, &out, &logged))
 	assert.Contains(t, logged.String(), "--insecure-generate")
+}
+
+// Every flag's placeholder in -h says what to give: a duration flag
+// reads "-drain duration", never the "long" that flag takes from a
+// back-quoted word in the help text.
+func TestFlagPlaceholders(t *testing.T) {
+	bad := regexp.MustCompile(`(?m)^\s+-\S+ long$`)
+	for _, cmd := range [][]string{
+		{"demo"}, {"echo", "server"}, {"echo", "client"}, {"forward", "server"}, {"forward", "client"},
+	} {
+		var out, help syncBuffer
+		require.Equal(t, exitOK, run(t.Context(), append(cmd, "-h"), nil, &out, &help), "%q", cmd)
+		assert.NotRegexp(t, bad, help.String(), "%q", cmd)
+		assert.Contains(t, help.String(), " duration\n", "%q", cmd)
+	}
 }

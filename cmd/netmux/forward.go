@@ -29,7 +29,7 @@ func forwardServerCommand(ctx context.Context, args []string, stderr io.Writer) 
 	fs.Var(&allow, "allow", "local forwarding: `TARGET`s clients may ask this server to dial: HOST:PORT, *:PORT, HOST:* or * "+
 		"(repeatable, or a comma list; none: local forwarding refused)")
 	dialTimeout := fs.Duration("dial-timeout", 10*time.Second, "bound on dialing a target")
-	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let open connections finish for this `long`")
+	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let open connections finish for up to this `duration`")
 	var common commonFlags
 	common.register(fs, true)
 	var tf serverTLS

@@ -31,7 +31,7 @@ func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) 
 	dialTimeout := fs.Duration("dial-timeout", 10*time.Second, "bound on connecting to the server and dialing a target")
 	retryMin := fs.Duration("retry-min", 200*time.Millisecond, "first reconnect delay; it doubles up to --retry-max")
 	retryMax := fs.Duration("retry-max", 30*time.Second, "longest reconnect delay")
-	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let open connections finish for this `long`")
+	drain := fs.Duration("drain", 10*time.Second, "on SIGINT/SIGTERM, let open connections finish for up to this `duration`")
 	var common commonFlags
 	common.register(fs, true)
 	var tf clientTLS

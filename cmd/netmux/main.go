@@ -153,7 +153,7 @@ func (c *commonFlags) register(fs *flag.FlagSet, session bool) {
 		def := core.DefaultConfig()
 		fs.DurationVar(&c.keepAlive, "keepalive", def.KeepAliveInterval, "session keepalive ping `interval` (0: off)")
 		fs.DurationVar(&c.keepAliveTimeout, "keepalive-timeout", def.KeepAliveTimeout,
-			"end a session whose peer has been silent this `long`")
+			"end a session whose peer has been silent for this `duration`")
 	}
 }
 
