@@ -56,7 +56,11 @@ func serveEcho(sess *core.Session, log *slog.Logger) {
 	for {
 		st, err := sess.AcceptStream(context.Background())
 		if err != nil {
-			log.Info("session ended", "err", err)
+			if gracefulEnd(err) {
+				log.Info("session ended", "end", "graceful")
+			} else {
+				log.Warn("session ended", "err", err)
+			}
 			break
 		}
 		wg.Go(func() {

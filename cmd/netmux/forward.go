@@ -155,7 +155,11 @@ func (s *forwardServer) serveSession(sess *core.Session) {
 		st, err := sess.AcceptStream(context.Background())
 		if err != nil {
 			s.routes.remove(sess)
-			log.Info("session ended", "err", err)
+			if gracefulEnd(err) {
+				log.Info("session ended", "end", "graceful")
+			} else {
+				log.Warn("session ended", "err", err)
+			}
 			break
 		}
 		wg.Go(func() { s.serveStream(sess, st, log) })
@@ -209,6 +213,17 @@ func (s *forwardServer) serveStream(sess *core.Session, st *core.Stream, log *sl
 		log.Warn("unexpected stream kind", "stream", st.ID(), "kind", string(kind))
 		st.Reset(codeBadHeader)
 	}
+}
+
+// gracefulEnd reports whether err, why a session ended, is an orderly
+// end rather than a failure: a GoAway with NO_ERROR from either side, or
+// a plain local Close.
+func gracefulEnd(err error) bool {
+	var ga *core.GoAwayError
+	if errors.As(err, &ga) {
+		return ga.Code == core.CodeNoError
+	}
+	return err == nil || err == core.ErrSessionClosed
 }
 
 // routes maps reverse mapping names to the sessions serving them. The

@@ -149,7 +149,11 @@ func (c *forwardClient) run(ctx context.Context, drain time.Duration) {
 			c.backoff.reset()
 		}
 		wait := c.backoff.next()
-		c.log.Warn("session ended", "err", err, "reconnect_in", wait.Round(time.Millisecond))
+		if gracefulEnd(err) {
+			c.log.Info("session ended", "end", "graceful (the server shut down)", "reconnect_in", wait.Round(time.Millisecond))
+		} else {
+			c.log.Warn("session ended", "err", err, "reconnect_in", wait.Round(time.Millisecond))
+		}
 		sleep(ctx, wait)
 	}
 }

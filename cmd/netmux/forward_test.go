@@ -178,3 +178,27 @@ func memSessions(t *testing.T) (*core.Session, *core.Session) {
 }
 
 func regexpQuote(s string) *regexp.Regexp { return regexp.MustCompile(regexp.QuoteMeta(s)) }
+
+// A client that closes its session normally is logged as a graceful
+// end, not as an error; a carrier that dies is not.
+func TestGracefulEnd(t *testing.T) {
+	for _, abrupt := range []bool{false, true} {
+		a, b := mem.Pipe()
+		client, err := core.Client(a, core.DefaultConfig())
+		require.NoError(t, err)
+		server, err := core.Server(b, core.DefaultConfig())
+		require.NoError(t, err)
+		if abrupt {
+			a.Close()
+		}
+		client.Close()
+		_, err = server.AcceptStream(context.Background())
+		require.Error(t, err)
+		assert.Equal(t, !abrupt, gracefulEnd(err), "abrupt=%v: %v", abrupt, err)
+		server.Close()
+		_, err = server.AcceptStream(context.Background())
+		assert.Equal(t, !abrupt, gracefulEnd(err), "after a local Close, abrupt=%v: %v", abrupt, err)
+	}
+	assert.True(t, gracefulEnd(core.ErrSessionClosed))
+	assert.False(t, gracefulEnd(core.ErrKeepaliveTimeout))
+}
