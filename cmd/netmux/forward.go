@@ -34,6 +34,10 @@ func forwardServerCommand(ctx context.Context, args []string, stderr io.Writer) 
 	common.register(fs, true)
 	var tf serverTLS
 	tf.register(fs)
+	var tok tokenFlags
+	tok.register(fs)
+	noAuth := fs.Bool("no-auth", false, "serve clients without a token or client certificate on an address other "+
+		"than loopback (anyone who reaches it can take over the public ports and dial the --allow targets)")
 	log, code := setup(fs, args, &common, stderr)
 	if code >= 0 {
 		return code
@@ -52,9 +56,32 @@ func forwardServerCommand(ctx context.Context, args []string, stderr io.Writer) 
 	if len(pubs) == 0 && len(allow) == 0 {
 		return usageError(fs, "nothing to forward: give --public (reverse tunnels) and/or --allow (local forwarding)")
 	}
+	token, err := tok.load(log)
+	if err != nil {
+		return usageError(fs, "%v", err)
+	}
+	if token != nil && *noAuth {
+		return usageError(fs, "--no-auth and a token (%s or --token-file) contradict each other", tokenEnv)
+	}
+	clientCerts := tf.clientCA != "" && ep.needsTLS()
+	if err := checkExposure(ep, token != nil, clientCerts, *noAuth); err != nil {
+		return usageError(fs, "%v", err)
+	}
 	tlsConf, cfg, code := sessionSetup(fs, ep, &tf, &common, log)
 	if code >= 0 {
 		return code
+	}
+	auth := &authServer{token: token, log: log.With("component", "auth")}
+	switch {
+	case token != nil && clientCerts:
+		log.Info("clients must present a certificate from --client-ca and prove the token")
+	case token != nil:
+		log.Info("clients must prove the token")
+	case clientCerts:
+		log.Info("clients must present a certificate from --client-ca")
+	case !isLoopback(ep.hostname()):
+		log.Warn("no client authentication (--no-auth): anyone who can reach the server can serve its " +
+			"public ports and dial its --allow targets")
 	}
 
 	s := &forwardServer{log: log, allow: allowList(allow), dialTimeout: *dialTimeout}
@@ -79,7 +106,7 @@ func forwardServerCommand(ctx context.Context, args []string, stderr io.Writer) 
 	if len(allow) > 0 {
 		log.Info("local forwarding allowed", "targets", joinNames(allow))
 	}
-	srv := &transport.Server{Config: cfg, Handler: s.serveSession}
+	srv := &transport.Server{Config: cfg, Handler: s.serveSession, Handshake: auth.handshake}
 	// Public ports close first, so no new connection prolongs the drain.
 	serveErr := serveUntilDone(ctx, srv, ln, *drain, log, s.closePublic)
 	s.conns.Wait()

@@ -36,6 +36,8 @@ func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) 
 	common.register(fs, true)
 	var tf clientTLS
 	tf.register(fs)
+	var tok tokenFlags
+	tok.register(fs)
 	log, code := setup(fs, args, &common, stderr)
 	if code >= 0 {
 		return code
@@ -64,13 +66,17 @@ func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) 
 	if len(tgts) == 0 && len(lmaps) == 0 {
 		return usageError(fs, "nothing to forward: give --target (reverse tunnels) and/or --map or --local/--remote")
 	}
+	token, err := tok.load(log)
+	if err != nil {
+		return usageError(fs, "%v", err)
+	}
 	tlsConf, cfg, code := sessionSetup(fs, ep, &tf, &common, log)
 	if code >= 0 {
 		return code
 	}
 	d, addr := ep.dialer(tlsConf)
 	c := &forwardClient{
-		log: log, cfg: cfg, url: ep.String(), dialer: d, addr: addr,
+		log: log, cfg: cfg, url: ep.String(), dialer: authDialer{Dialer: d, token: token}, addr: addr,
 		targets: map[string]string{}, dialTimeout: *dialTimeout,
 		backoff: backoff{min: *retryMin, max: *retryMax},
 	}
@@ -99,10 +105,13 @@ func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) 
 	// On SIGINT/SIGTERM local ports close first, so no new connection
 	// prolongs the drain.
 	stop := context.AfterFunc(ctx, closeLocal)
-	c.run(ctx, *drain)
+	err = c.run(ctx, *drain)
 	stop()
 	closeLocal()
 	c.conns.Wait()
+	if err != nil {
+		return fail(log, "not reconnecting", err)
+	}
 	log.Info("stopped")
 	return exitOK
 }
@@ -124,8 +133,9 @@ type forwardClient struct {
 }
 
 // run keeps a session to the server until ctx ends, then shuts the last
-// one down gracefully.
-func (c *forwardClient) run(ctx context.Context, drain time.Duration) {
+// one down gracefully. It gives up, returning why, when the server
+// refuses to authenticate it: retrying would not help.
+func (c *forwardClient) run(ctx context.Context, drain time.Duration) error {
 	for ctx.Err() == nil {
 		dctx, cancel := context.WithTimeout(ctx, c.dialTimeout)
 		sess, err := transport.Dial(dctx, c.dialer, c.addr, c.cfg)
@@ -133,6 +143,9 @@ func (c *forwardClient) run(ctx context.Context, drain time.Duration) {
 		if err != nil {
 			if ctx.Err() != nil {
 				break
+			}
+			if errors.Is(err, errAuth) {
+				return err
 			}
 			wait := c.backoff.next()
 			c.log.Warn("connect failed", "url", c.url, "err", err, "retry_in", wait.Round(time.Millisecond))
@@ -156,6 +169,7 @@ func (c *forwardClient) run(ctx context.Context, drain time.Duration) {
 		}
 		sleep(ctx, wait)
 	}
+	return nil
 }
 
 // stableSession is how long a session must have lasted for the next
