@@ -26,11 +26,12 @@ import (
 
 // TestTunnelEndToEnd builds the binary and runs forward server and client
 // as separate processes over every transport, with an HTTP service
-// behind the client: requests through the server's public port (reverse
-// tunnel) and through the client's local port (local forward) must all
-// work; after the client is killed the server must notice and refuse
-// the public port; a new client process must bring it back; SIGTERM
-// must stop both with exit code 0. -short runs tcp only.
+// behind the client, both ends proving a token from NETMUX_TOKEN:
+// requests through the server's public port (reverse tunnel) and through
+// the client's local port (local forward) must all work; after the
+// client is killed the server must notice and refuse the public port; a
+// new client process must bring it back; SIGTERM must stop both with
+// exit code 0. -short runs tcp only.
 func TestTunnelEndToEnd(t *testing.T) {
 	bin := buildBinary(t)
 	pki := newTestPKI(t)
@@ -201,7 +202,9 @@ func startProcess(t *testing.T, bin string, args ...string) *process {
 	t.Helper()
 	p := &process{cmd: exec.Command(bin, args...), log: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd.Stdout, p.cmd.Stderr = p.log, p.log
-	p.cmd.Env = append(os.Environ(), "QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true")
+	// Both ends prove the token from the environment, as the README's
+	// tunnel example does.
+	p.cmd.Env = append(os.Environ(), "QUIC_GO_DISABLE_RECEIVE_BUFFER_WARNING=true", tokenEnv+"="+goodToken)
 	require.NoError(t, p.cmd.Start())
 	go func() {
 		p.err = p.cmd.Wait()
