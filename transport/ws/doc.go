@@ -75,6 +75,7 @@
 //	path (Listen)           /netmux                       WithPath
 //	TLS (Listen)            off; ALPN http/1.1 when on    WithTLSConfig
 //	header timeout (Listen) 10 s                          DefaultReadHeaderTimeout
+//	before upgrade (Listen) 1024 connections, oldest out  DefaultMaxUnupgraded
 //	Origin                  the request's host, or none   WithOriginPatterns
 //	compression             off
 //	close handshake bound   1 s                           WithCloseTimeout, Dialer.CloseTimeout

@@ -1,6 +1,7 @@
 package ws
 
 import (
+	"container/list"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -13,6 +14,13 @@ import (
 	"sync"
 	"time"
 )
+
+// DefaultMaxUnupgraded bounds how many connections the http.Server of
+// [Listen] holds before their upgrade request arrives (each costs a
+// goroutine and buffers): at the limit, the one that has waited longest
+// is closed to make room, so a flood of silent connections stays bounded
+// and a client faster than the flood still gets in.
+const DefaultMaxUnupgraded = 1024
 
 // DefaultReadHeaderTimeout bounds how long the http.Server of [Listen]
 // waits for a request's headers (and the TLS handshake before them).
@@ -79,11 +87,13 @@ func Listen(addr string, opts ...Option) (*Listener, error) {
 	h.addr = Addr{URL: (&url.URL{Scheme: scheme, Host: ln.Addr().String(), Path: o.path}).String()}
 	mux := http.NewServeMux()
 	mux.Handle(o.path, h)
+	waiting := &unupgraded{max: DefaultMaxUnupgraded, conns: list.New(), elems: map[net.Conn]*list.Element{}}
 	l := &Listener{
 		h: h,
 		srv: &http.Server{
 			Handler:           mux,
 			ReadHeaderTimeout: DefaultReadHeaderTimeout,
+			ConnState:         waiting.track,
 			ErrorLog:          slog.NewLogLogger(slog.Default().Handler(), slog.LevelDebug),
 		},
 		served: make(chan struct{}),
@@ -115,4 +125,34 @@ func (l *Listener) Close() error {
 		l.h.Close()
 	})
 	return err
+}
+
+// unupgraded tracks the connections of a Listen server that have not
+// sent a request yet (new, or idle between requests), oldest first.
+type unupgraded struct {
+	max   int
+	mu    sync.Mutex
+	conns *list.List // of net.Conn
+	elems map[net.Conn]*list.Element
+}
+
+// track is the server's ConnState hook.
+func (u *unupgraded) track(c net.Conn, state http.ConnState) {
+	var evict net.Conn
+	u.mu.Lock()
+	if e, ok := u.elems[c]; ok {
+		u.conns.Remove(e)
+		delete(u.elems, c)
+	}
+	if state == http.StateNew || state == http.StateIdle {
+		if u.conns.Len() >= u.max {
+			evict = u.conns.Remove(u.conns.Front()).(net.Conn)
+			delete(u.elems, evict)
+		}
+		u.elems[c] = u.conns.PushBack(c)
+	}
+	u.mu.Unlock()
+	if evict != nil {
+		evict.Close() // its serving goroutine then ends
+	}
 }

@@ -516,3 +516,34 @@ func TestHandlerXForwardedFor(t *testing.T) {
 	roundTrip(t, c1, c2, "via proxy")
 	roundTrip(t, c2, c1, "and back")
 }
+
+// Connections that never send their upgrade request are bounded: past
+// DefaultMaxUnupgraded the oldest is closed, and a client still gets in.
+func TestListenDropsOldestUnupgraded(t *testing.T) {
+	ln, err := ws.Listen("127.0.0.1:0")
+	require.NoError(t, err)
+	defer ln.Close()
+	u, err := url.Parse(ln.Addr().String())
+	require.NoError(t, err)
+	var silent []net.Conn
+	defer func() {
+		for _, c := range silent {
+			c.Close()
+		}
+	}()
+	for range ws.DefaultMaxUnupgraded + 1 {
+		c, err := net.Dial("tcp", u.Host)
+		require.NoError(t, err)
+		silent = append(silent, c)
+	}
+	silent[0].SetReadDeadline(time.Now().Add(5 * time.Second)) // before the 10 s header timeout
+	_, err = silent[0].Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the oldest silent connection is closed")
+
+	c, err := ws.Dialer{}.Dial(testCtx(t), ln.Addr().String())
+	require.NoError(t, err, "a client that upgrades gets in")
+	defer c.Close()
+	s, err := ln.Accept()
+	require.NoError(t, err)
+	s.Close()
+}
