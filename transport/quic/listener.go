@@ -1,6 +1,7 @@
 package quic
 
 import (
+	"container/list"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -17,8 +18,9 @@ import (
 const DefaultStreamTimeout = 10 * time.Second
 
 // maxPending bounds the connections waiting for their stream or for
-// Accept; beyond it new connections wait in quic-go's own accept queue,
-// which refuses them when full.
+// Accept. When a new connection arrives at the limit, the one that has
+// waited longest for its stream is closed to make room, so connections
+// that never open a stream cannot keep an honest client out.
 const maxPending = 128
 
 // Listener accepts QUIC connections and, on each, the first bidirectional
@@ -40,6 +42,9 @@ type Listener struct {
 	done   chan struct{} // closed by Close (or a fatal accept error)
 	sem    chan struct{} // one token per pending connection
 	wg     sync.WaitGroup
+
+	waitMu  sync.Mutex
+	waiting *list.List // cancel funcs of connections waiting for their stream, oldest first
 
 	once      sync.Once // shut
 	closeOnce sync.Once // Close drops the listener's reference
@@ -102,6 +107,7 @@ func Listen(addr string, tlsConf *tls.Config, conf *quic.Config, opts ...ListenO
 		ready:   make(chan *Conn),
 		done:    make(chan struct{}),
 		sem:     make(chan struct{}, maxPending),
+		waiting: list.New(),
 	}
 	for _, o := range opts {
 		o(l)
@@ -114,14 +120,8 @@ func Listen(addr string, tlsConf *tls.Config, conf *quic.Config, opts ...ListenO
 func (l *Listener) acceptLoop() {
 	defer l.wg.Done()
 	for {
-		select {
-		case l.sem <- struct{}{}:
-		case <-l.done:
-			return
-		}
 		qc, err := l.ln.Accept(l.ctx)
 		if err != nil {
-			<-l.sem
 			select {
 			case <-l.done: // closed: not an error to report
 			default:
@@ -132,19 +132,53 @@ func (l *Listener) acceptLoop() {
 			}
 			return
 		}
+		if !l.reserve() {
+			_ = qc.CloseWithError(codeRefused, "")
+			return
+		}
+		ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
+		l.waitMu.Lock()
+		e := l.waiting.PushBack(cancel)
+		l.waitMu.Unlock()
 		l.wg.Add(1)
-		go l.acceptStream(qc)
+		go l.acceptStream(ctx, qc, func() {
+			l.waitMu.Lock()
+			l.waiting.Remove(e) // a no-op once dropped
+			l.waitMu.Unlock()
+			cancel()
+		})
+	}
+}
+
+// reserve takes a pending slot for a new connection. At the limit it
+// cancels the wait of the connection that has waited longest for its
+// stream and takes the slot it frees; false means the listener closed.
+func (l *Listener) reserve() bool {
+	select {
+	case l.sem <- struct{}{}:
+		return true
+	default:
+	}
+	l.waitMu.Lock()
+	if front := l.waiting.Front(); front != nil {
+		l.waiting.Remove(front).(context.CancelFunc)()
+	}
+	l.waitMu.Unlock()
+	select {
+	case l.sem <- struct{}{}:
+		return true
+	case <-l.done:
+		return false
 	}
 }
 
 // acceptStream waits for qc's first stream and hands the connection to
-// Accept, or closes it.
-func (l *Listener) acceptStream(qc *quic.Conn) {
+// Accept, or closes it. done ends the wait's bookkeeping.
+func (l *Listener) acceptStream(ctx context.Context, qc *quic.Conn, done func()) {
 	defer l.wg.Done()
 	defer func() { <-l.sem }()
-	ctx, cancel := context.WithTimeout(l.ctx, l.timeout)
 	st, err := qc.AcceptStream(ctx)
-	cancel()
+	done()
 	if err != nil {
 		_ = qc.CloseWithError(codeRefused, "")
 		return

@@ -305,3 +305,31 @@ func rebind(t *testing.T, addr *net.UDPAddr) {
 	require.NoError(t, err, "the listener's port was not released")
 	pc.Close()
 }
+
+// TestStreamlessFloodDropsOldest: past the pending limit (128), a new
+// connection takes the place of the one that has waited longest for its
+// stream, so stream-less connections cannot keep a client out until
+// their stream timeout.
+func TestStreamlessFloodDropsOldest(t *testing.T) {
+	ln := listen(t, nil, quic.WithStreamTimeout(time.Hour))
+	ctx := ctxT(t)
+	var silent []*qgo.Conn
+	for range 129 {
+		silent = append(silent, dialSilent(t, ln))
+	}
+	select {
+	case <-silent[0].Context().Done():
+	case <-ctx.Done():
+		t.Fatal("the oldest stream-less connection was not dropped")
+	}
+	assertClosedWith(t, silent[0], 1)
+
+	c, err := quic.Dialer{TLSConfig: clientTLS()}.Dial(ctx, ln.Addr().String())
+	require.NoError(t, err)
+	defer c.Close()
+	_, err = c.Write([]byte("x"))
+	require.NoError(t, err)
+	s, err := ln.Accept()
+	require.NoError(t, err)
+	closeBoth(c, s)
+}
