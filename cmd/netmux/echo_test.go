@@ -80,6 +80,7 @@ func TestCommandUsage(t *testing.T) {
 	assert.Contains(t, out.String(), "netmux forward server")
 	assert.Equal(t, exitOK, run(t.Context(), []string{"forward", "client", "-h"}, nil, &out, &errOut))
 	assert.Contains(t, errOut.String(), "-map LOCAL=REMOTE")
+	assert.Contains(t, errOut.String(), "Running a tunnel on an untrusted network", "the help says how to run safely")
 
 	// A TLS scheme without a certificate is a runtime failure, logged.
 	var logged syncBuffer

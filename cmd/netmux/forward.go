@@ -21,7 +21,7 @@ const headerTimeout = 10 * time.Second
 // forwardServerCommand is "netmux forward server".
 func forwardServerCommand(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlagSet("netmux forward server", stderr,
-		"--listen URL [--public [NAME=]ADDR]... [--allow TARGET]... [flags]")
+		"--listen URL [--public [NAME=]ADDR]... [--allow TARGET]... [flags]", tunnelSecurityHelp)
 	listen := fs.String("listen", "", "transport `URL` clients connect to, e.g. tls://0.0.0.0:7000")
 	var publics, allow listFlag
 	fs.Var(&publics, "public", "reverse tunnel: accept TCP on `[NAME=]ADDR` and carry each connection to the client "+

@@ -19,7 +19,7 @@ import (
 // forwardClientCommand is "netmux forward client".
 func forwardClientCommand(ctx context.Context, args []string, stderr io.Writer) int {
 	fs := newFlagSet("netmux forward client", stderr,
-		"--connect URL [--target [NAME=]ADDR]... [--map LOCAL=REMOTE]... [flags]")
+		"--connect URL [--target [NAME=]ADDR]... [--map LOCAL=REMOTE]... [flags]", tunnelSecurityHelp)
 	connect := fs.String("connect", "", "transport `URL` of the forward server, e.g. tls://example.net:7000")
 	var targets, maps listFlag
 	fs.Var(&targets, "target", "reverse tunnel: dial `[NAME=]ADDR` for connections to the server's --public NAME "+

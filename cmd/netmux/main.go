@@ -26,6 +26,12 @@
 // passed on in both directions. The client reconnects with exponential
 // backoff. The header that opens each tunnel stream is described in
 // tunnel.go.
+//
+// Before its session starts, a forward client and the server prove to
+// each other that they share a token (NETMUX_TOKEN or --token-file),
+// and a client that fails gets no session; auth.go describes the
+// exchange. A server listening beyond loopback with neither a token nor
+// client certificates refuses to start unless given --no-auth.
 package main
 
 import (
@@ -68,6 +74,7 @@ usage:
   netmux echo client --connect URL [flags]     send each line of stdin on its own stream
   netmux forward server --listen URL [flags]   tunnel server: --public ports, --allow targets
   netmux forward client --connect URL [flags]  tunnel client: --target services, --map local ports
+                                               (both: a shared token in NETMUX_TOKEN or --token-file)
 
 URLs: tcp://HOST:PORT tls://HOST:PORT kcp://HOST:PORT ws://HOST:PORT/PATH
       wss://HOST:PORT/PATH quic://HOST:PORT (a bare HOST:PORT is tcp)
@@ -111,16 +118,37 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 }
 
 // newFlagSet returns a flag set that reports errors to stderr instead of
-// exiting.
-func newFlagSet(name string, stderr io.Writer, synopsis string) *flag.FlagSet {
+// exiting. Its -h prints the synopsis, the flags, then notes (if any).
+func newFlagSet(name string, stderr io.Writer, synopsis string, notes ...string) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: %s %s\n\nflags:\n", name, synopsis)
 		fs.PrintDefaults()
+		for _, n := range notes {
+			fmt.Fprintf(stderr, "\n%s", n)
+		}
 	}
 	return fs
 }
+
+// tunnelSecurityHelp ends the -h of both forward commands.
+const tunnelSecurityHelp = `Running a tunnel on an untrusted network:
+  - Give the server and every client the same long random token, in the
+    NETMUX_TOKEN environment variable or a file named by --token-file
+    (never as a flag value, which ps shows):
+        openssl rand -hex 32 > token && chmod 600 token
+    Each side proves the token to the other (HMAC challenge-response; the
+    token never crosses the wire). A client without it gets nothing: no
+    session, no public connection, no --allow target.
+  - Carry the tunnel over TLS: tls://, wss:// or quic:// with --cert and
+    --key on the server and --ca on the clients (--client-ca on the
+    server adds client certificates, alone or with the token). The token
+    does not encrypt: over tcp://, ws:// or kcp:// anyone on the path can
+    read and change the traffic.
+  - A server listening on an address other than loopback with neither a
+    token nor --client-ca refuses to start unless --no-auth is given.
+`
 
 // parseFlags parses args and returns the exit code to use, or -1 to go on.
 func parseFlags(fs *flag.FlagSet, args []string) int {
