@@ -9,8 +9,11 @@
 // the first Read. [NewListener] turns a Listener into a source of server
 // sessions: connections complete their handshake and netmux preface
 // concurrently, each under a timeout, so one slow or silent client never
-// delays the next. [Server] runs a handler per session and shuts down
-// gracefully.
+// delays the next, and a flood of them costs at most
+// [DefaultMaxHandshakes] goroutines (see [WithMaxHandshakes] and
+// [WithMaxPending]); [WithHandshake] adds an exchange of the caller's,
+// such as authentication, to that bounded handshake. [Server] runs a
+// handler per session and shuts down gracefully.
 //
 // # Adding a transport
 //
