@@ -97,7 +97,7 @@ func TestPendingLimit(t *testing.T) {
 	}()
 	waitFor(t, "the second connection's handshake", func() bool {
 		n, _ := sl.Handshakes()
-		return n == 1
+		return n == 1 // waiting for room in the Accept queue
 	})
 	select {
 	case <-dialed:

@@ -129,7 +129,12 @@ func WithPrefaceTimeout(d time.Duration) ListenerOption {
 // its handshake longest is closed: a flood of silent connections then
 // costs at most n goroutines and connections, and a client that
 // completes its handshake faster than the flood cycles through n
-// connections still gets in.
+// connections still gets in. Honest clients arriving together are
+// dropped the same way once more than n are in their handshake at once,
+// so raise n for a server that expects such bursts. A connection that
+// has finished its handshake is never dropped: while it waits for room
+// in the Accept queue it still counts against n, and new connections
+// then wait in the carrier's own backlog.
 func WithMaxHandshakes(n int) ListenerOption {
 	return func(l *SessionListener) {
 		if n > 0 {
@@ -301,6 +306,14 @@ func (l *SessionListener) handshake(ctx context.Context, conn io.ReadWriteCloser
 		conn.Close()
 		return
 	}
+	// The client has proven itself (preface, and the hook's exchange):
+	// it is no longer one to drop to make room. It keeps its goroutine
+	// and slot while it waits for room in the Accept queue, so a slow
+	// Accept pushes back on new connections rather than costing more.
+	if !l.untrack(e) {
+		conn.Close()
+		return
+	}
 	select {
 	case l.pending <- struct{}{}:
 	case <-ctx.Done():
@@ -308,7 +321,7 @@ func (l *SessionListener) handshake(ctx context.Context, conn io.ReadWriteCloser
 	}
 	// From here the session owns conn: neither the timeout nor Close may
 	// close it under a session Accept may already have returned.
-	if !l.untrack(e) || !stop() {
+	if !stop() {
 		conn.Close()
 		<-l.pending
 		return
@@ -361,11 +374,13 @@ func (l *SessionListener) Accept() (*core.Session, error) {
 }
 
 // Handshakes returns how many connections are in their handshake now
-// and how many were dropped so far to make room for newer ones.
+// (those that finished it and wait for room in the Accept queue
+// included) and how many were dropped so far to make room for newer
+// ones.
 func (l *SessionListener) Handshakes() (inProgress int, dropped int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.open.Len(), l.evicted
+	return len(l.slots), l.evicted
 }
 
 // Addr returns the underlying listener's address.
