@@ -274,7 +274,9 @@ func (a *authServer) handshake(ctx context.Context, conn io.ReadWriteCloser) err
 	}
 	src := sourceKey(from)
 	if wait := a.failures.locked(src); wait > 0 {
-		log.Warn("authentication refused: too many failures from this address", "retry_in", wait.Round(time.Second))
+		// Debug: the Warn that started the lockout said it, and an
+		// attacker must not be able to fill the log.
+		log.Debug("authentication refused: too many failures from this address", "retry_in", wait.Round(time.Second))
 		answer(authLockedOut, nil)
 		return errors.New("locked out")
 	}
@@ -289,8 +291,12 @@ func (a *authServer) handshake(ctx context.Context, conn io.ReadWriteCloser) err
 	}
 	verdict := make([]byte, 1+macLen)
 	if !hmac.Equal(got, proof(a.token, clientLabel, cn, sn)) {
-		n := a.failures.fail(src)
-		log.Warn("authentication failed: wrong token", "failures", n)
+		n, lockout := a.failures.fail(src)
+		if lockout > 0 {
+			log.Warn("authentication failed: wrong token", "failures", n, "refused_for", lockout)
+		} else {
+			log.Warn("authentication failed: wrong token", "failures", n)
+		}
 		verdict[0] = authWrongToken
 		conn.Write(verdict)
 		return errors.New("wrong token")
@@ -369,8 +375,9 @@ func (f *failureLimiter) locked(src string) time.Duration {
 	return max(c.until.Sub(f.clock()), 0)
 }
 
-// fail records a failure of src and returns how many in a row.
-func (f *failureLimiter) fail(src string) int {
+// fail records a failure of src and returns how many in a row, and for
+// how long src is now refused (0: not).
+func (f *failureLimiter) fail(src string) (int, time.Duration) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := f.clock()
@@ -385,14 +392,15 @@ func (f *failureLimiter) fail(src string) int {
 	}
 	c.n++
 	c.last = now
+	var d time.Duration
 	if over := c.n - freeFailures; over > 0 {
-		d := maxLockout
+		d = maxLockout
 		if over <= 10 {
 			d = min(baseLockout<<(over-1), maxLockout)
 		}
 		c.until = now.Add(d)
 	}
-	return c.n
+	return c.n, d
 }
 
 // succeed forgives src.

@@ -170,7 +170,8 @@ func TestFailureLimiter(t *testing.T) {
 	assert.Zero(t, f.locked("10.0.0.1"))
 	want := baseLockout
 	for range 10 {
-		f.fail("10.0.0.1")
+		_, lockout := f.fail("10.0.0.1")
+		assert.Equal(t, want, lockout)
 		assert.Equal(t, want, f.locked("10.0.0.1"))
 		assert.Zero(t, f.locked("10.0.0.2"), "other addresses are not slowed down")
 		now = now.Add(want)
