@@ -113,3 +113,30 @@ func TestForwardTokenMismatchedSides(t *testing.T) {
 	assert.Equal(t, exitOK, srv.stop(t))
 	assert.Equal(t, exitOK, open.stop(t))
 }
+
+// Mutual TLS alone still authenticates clients: a client with a
+// certificate from --client-ca is served without a token, one without a
+// certificate gets no session.
+func TestForwardMutualTLSAlone(t *testing.T) {
+	t.Setenv(tokenEnv, "")
+	pki := newTestPKI(t)
+	target := backend(t)
+	srv := startCommand(t, "", append([]string{"forward", "server", "--listen", "tls://127.0.0.1:0",
+		"--public", "web=127.0.0.1:0"}, pki.serverFlags("tls")...)...)
+	url := waitMatch(t, srv.stderr, listeningRE, 1, 10*time.Second)[1]
+	web := waitMatch(t, srv.stderr, publicRE, 1, 10*time.Second)[2]
+	assert.Contains(t, srv.stderr.String(), "clients must present a certificate from --client-ca")
+
+	owner := startCommand(t, "", append([]string{"forward", "client", "--connect", url, "--target", "web=" + target},
+		pki.clientFlags("tls")...)...)
+	waitMatch(t, owner.stderr, readyRE, 1, 10*time.Second)
+	checkRoundTrips(t, web, 2, 10<<10)
+
+	stranger := startCommand(t, "", "forward", "client", "--connect", url, "--target", "web="+target,
+		"--ca", pki.ca, "--retry-min", "20ms", "--retry-max", "200ms")
+	waitMatch(t, stranger.stderr, regexpQuote("certificate required"), 1, 10*time.Second)
+	assert.Equal(t, 1, strings.Count(srv.stderr.String(), `msg="session started"`), "only the owner has a session")
+	assert.Equal(t, exitOK, stranger.stop(t))
+	assert.Equal(t, exitOK, owner.stop(t))
+	assert.Equal(t, exitOK, srv.stop(t))
+}
