@@ -23,11 +23,18 @@ type Config struct {
 	InitialStreamWindow uint32
 
 	// MaxStreamWindow caps how far auto-tuning grows a stream's receive
-	// window. Equal to InitialStreamWindow disables auto-tuning.
+	// window. Equal to InitialStreamWindow disables auto-tuning. A stream
+	// moves at most about 3/4 of its window per round trip, so the
+	// default, 32 MiB, lets one stream fill a path of 24 MiB in flight
+	// (100 MiB/s over 200 ms, with 40 ms of queues on the way).
 	MaxStreamWindow uint32
 
 	// SessionReceiveBudget is the session-wide pool that window growth
-	// beyond InitialStreamWindow is drawn from.
+	// beyond InitialStreamWindow is drawn from: the most all the streams'
+	// grown windows together may add to their initial ones. The default,
+	// 64 MiB, lets two streams grow to MaxStreamWindow, or 8 streams share
+	// a 200 ms, 100 MiB/s path. Window growth takes what is left when the
+	// budget runs low, and gives it back when its stream ends.
 	SessionReceiveBudget uint64
 
 	// MaxFrameSize is the largest Data payload this side sends; writes are
@@ -87,6 +94,14 @@ type Config struct {
 	// does not close its half within this time (0: wait forever).
 	StreamCloseTimeout time.Duration
 
+	// OpaqueCarrier makes the session treat its connection as a plain
+	// io.ReadWriteCloser, even where it is, or transparently wraps, a
+	// *net.TCPConn: no kernel RTT or MSS, no direct socket I/O and no
+	// vectored writes, only the connection's Read, Write and Close. For
+	// tests, and for a carrier whose wrapper does not keep the
+	// TransparentConn contract (docs/architecture.md, the carrier seam).
+	OpaqueCarrier bool
+
 	// Logger receives the few events worth logging (protocol errors,
 	// keepalive timeouts). Nil discards.
 	Logger *slog.Logger
@@ -98,7 +113,7 @@ func DefaultConfig() Config {
 	return Config{
 		ProtocolVersion:      protoVersion,
 		InitialStreamWindow:  initialCredit,
-		MaxStreamWindow:      16 << 20,
+		MaxStreamWindow:      32 << 20,
 		SessionReceiveBudget: 64 << 20,
 		MaxFrameSize:         64 << 10,
 		MaxStreams:           1024,

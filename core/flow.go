@@ -12,14 +12,25 @@ import (
 // may still send, how much to give back, and the auto-tuning epoch.
 //
 // Auto-tuning grows a window only when it is what limits the stream: when
-// the stream carried, per round trip, more than half a window, measured
-// over an epoch of at least two round trips (and a millisecond). A stream
-// held back by its window carries a whole window per round trip; one that
-// is not carries what the path or the application allows, whatever the
-// window. Judging by how fast a window is read instead (as quic-go does)
-// misleads on a fast path: a reader catching up on a backlog reads at
-// memory speed, the window doubles up to its maximum, and the extra data
-// then waits in the carrier's buffers ahead of every other stream's frames.
+// the stream carried, per round trip, more than two thirds of a window,
+// measured over an epoch of at least one round trip (and a millisecond).
+// A stream held back by its window carries nearly a whole window per
+// round trip (all of it less the credit not yet returned, at most a
+// quarter); one that is not carries what the path or the application
+// allows, whatever the window. Judging by how fast a window is read
+// instead (as quic-go does) misleads on a fast path: a reader catching up
+// on a backlog reads at memory speed, the window doubles up to its
+// maximum, and the extra data then waits in the carrier's buffers ahead
+// of every other stream's frames.
+//
+// A window that limits grows fourfold per epoch. The measure cannot say
+// by how much it falls short (a stream held back carries a window per
+// round trip, whatever the path would take), so growth is a search, as
+// TCP's slow start is, and its factor trades how fast a window reaches a
+// long path's BDP (256 KiB to 32 MiB in four round trips; eight at a
+// doubling, 1.6 s over 200 ms) against how far past it the last step
+// lands (at most 4x what the stream needed; the excess is credit the
+// sender may use to queue in the carrier, and the search stops there).
 type recvWindow struct {
 	size     uint32 // current window: most bytes the peer may have in flight
 	buffered uint32 // received, not yet read by the application
@@ -32,6 +43,14 @@ type recvWindow struct {
 // minEpoch is the shortest auto-tuning epoch: long enough that bursts of
 // reading from a backlog average out.
 const minEpoch = time.Millisecond
+
+// growFactor is how much a window that limits its stream grows per epoch
+// (see recvWindow).
+const growFactor = 4
+
+// minCreditReturn is the least credit a stream returns at once: half the
+// protocol's initial window (see wantUpdate).
+const minCreditReturn = initialCredit / 2
 
 // credit is what the peer may still send.
 func (w *recvWindow) credit() uint32 { return w.size - w.buffered - w.unacked }
@@ -53,39 +72,39 @@ func (w *recvWindow) consume(n uint32) {
 }
 
 // wantUpdate reports whether enough credit is owed to the peer to send it
-// back: once unacked reaches size >> shift (Session.creditShift). Credit
-// goes back in batches, never one update per Read. Every
-// update is a frame, and usually a transport write of its own, so over
-// TCP it goes back once half the window has been read (as x/net/http2
-// does); at a quarter, 64 concurrent bulk streams lost 12 % of their rate
-// to update writes. Over other carriers it goes back at a quarter: over
-// TLS one bulk stream was about 6 % faster that way (medians of ten
-// alternating runs each; single runs there spread by a third). Why is not
-// established: a larger window did not speed TLS up. Over TCP the kernel's
-// RTT tunes the window; elsewhere ping RTTs, taken while the carrier is
-// idle, may not, and earlier credit is the safer side.
-func (w *recvWindow) wantUpdate(shift uint8) bool {
-	return w.unacked > 0 && w.unacked >= w.size>>shift
+// back: once unacked reaches a quarter of the window, and at least
+// minCreditReturn (128 KiB, half of a 256 KiB window). The rule is the
+// same over every carrier.
+//
+// Credit goes back in batches, never one update per Read. Every update is
+// a frame, and usually a transport write of its own: with 256 KiB windows
+// credit returned at a quarter cost 64 concurrent bulk streams 12 % of
+// their rate to update writes over loopback TCP, so a small window
+// returns it at half (as x/net/http2 does). A large window, grown for a
+// long path, returns it at a quarter: updates are then rare next to the
+// data anyway, and a window need only be 4/3 of what the path holds in
+// flight, not twice.
+func (w *recvWindow) wantUpdate() bool {
+	return w.unacked > 0 && w.unacked >= max(w.size>>2, minCreditReturn)
 }
 
 // update returns the credit to send back now (call it when wantUpdate
 // reports true); now is monoNow. It also auto-tunes: at the end of an
-// epoch, a window smaller than twice what the stream carried per round
-// trip doubles, up to max, if the session budget allows. rtt is the
-// path's round-trip time; zero (unknown) disables growth.
+// epoch, a window that carried more than two thirds of itself per round
+// trip grows growFactor times, up to max, as far as the session budget
+// allows. rtt is the path's round-trip time; zero (unknown) disables
+// growth.
 func (w *recvWindow) update(now int64, rtt time.Duration, max uint32, b *budget) uint32 {
 	if w.epochStart == 0 {
 		w.epochStart = now
 	}
 	w.epochRead += uint64(w.unacked)
-	if elapsed := now - w.epochStart; rtt > 0 && elapsed >= int64(2*rtt) && elapsed >= int64(minEpoch) {
+	if elapsed := now - w.epochStart; rtt > 0 && elapsed >= int64(rtt) && elapsed >= int64(minEpoch) {
 		perRTT := float64(w.epochRead) * float64(rtt) / float64(elapsed)
-		if float64(w.size) < 2*perRTT && w.size < max {
-			grow := min(w.size, max-w.size)
-			if b.take(uint64(grow)) {
-				w.size += grow
-				w.unacked += grow
-			}
+		if 3*perRTT > 2*float64(w.size) && w.size < max {
+			grow := b.takeUpTo(uint64(min(uint64(w.size)*(growFactor-1), uint64(max-w.size))))
+			w.size += uint32(grow)
+			w.unacked += uint32(grow)
 		}
 		w.epochStart, w.epochRead = now, 0
 	}
@@ -102,14 +121,13 @@ var clockBase = time.Now()
 // budget is the session-wide receive budget that window growth draws on.
 type budget struct{ left atomic.Int64 }
 
-func (b *budget) take(n uint64) bool {
+// takeUpTo takes as much of n as is left, and returns what it took.
+func (b *budget) takeUpTo(n uint64) uint64 {
 	for {
 		left := b.left.Load()
-		if int64(n) > left {
-			return false
-		}
-		if b.left.CompareAndSwap(left, left-int64(n)) {
-			return true
+		t := min(int64(n), max(left, 0))
+		if t == 0 || b.left.CompareAndSwap(left, left-t) {
+			return uint64(t)
 		}
 	}
 }

@@ -9,27 +9,29 @@ import (
 )
 
 func TestRecvWindowCredit(t *testing.T) {
-	w := recvWindow{size: 1000}
-	require.True(t, w.receive(600))
-	require.False(t, w.receive(401), "beyond credit")
-	require.True(t, w.receive(400))
+	const size = 1 << 20
+	w := recvWindow{size: size}
+	require.True(t, w.receive(600<<10))
+	require.False(t, w.receive(424<<10+1), "beyond credit")
+	require.True(t, w.receive(424<<10))
 	assert.Equal(t, uint32(0), w.credit())
-	w.consume(200)
-	assert.False(t, w.wantUpdate(2), "200 < a quarter of 1000")
-	w.consume(100)
-	require.True(t, w.wantUpdate(2))
+	w.consume(200 << 10)
+	assert.False(t, w.wantUpdate(), "200 KiB < a quarter of 1 MiB")
+	w.consume(56 << 10)
+	require.True(t, w.wantUpdate())
 	var b budget
-	delta := w.update(1, 0, 1000, &b)
-	assert.Equal(t, uint32(300), delta, "returns exactly what was read")
-	assert.Equal(t, uint32(300), w.credit())
+	delta := w.update(1, 0, size, &b)
+	assert.Equal(t, uint32(256<<10), delta, "returns exactly what was read")
+	assert.Equal(t, uint32(256<<10), w.credit())
 
-	// Over TCP, credit goes back at half the window.
-	w = recvWindow{size: 1000}
-	require.True(t, w.receive(1000))
-	w.consume(400)
-	assert.False(t, w.wantUpdate(1), "400 < half of 1000")
-	w.consume(100)
-	assert.True(t, w.wantUpdate(1))
+	// A small window returns credit at half, never less than
+	// minCreditReturn: whatever the carrier.
+	w = recvWindow{size: initialCredit}
+	require.True(t, w.receive(initialCredit))
+	w.consume(minCreditReturn - 1)
+	assert.False(t, w.wantUpdate(), "below half of 256 KiB")
+	w.consume(1)
+	assert.True(t, w.wantUpdate())
 }
 
 // carry has the stream carry n windows' worth of data, read as it
@@ -42,7 +44,7 @@ func carry(t *testing.T, w *recvWindow, n int, start int64, d time.Duration, rtt
 	for i := 1; i <= steps; i++ {
 		require.True(t, w.receive(size/2))
 		w.consume(size / 2)
-		require.True(t, w.wantUpdate(2))
+		require.True(t, w.wantUpdate())
 		total += w.update(start+int64(d)*int64(i)/int64(steps), rtt, max, b)
 	}
 	return total
@@ -55,13 +57,29 @@ func TestRecvWindowAutoTune(t *testing.T) {
 	b.give(1 << 30)
 
 	// Held back by its window: a window per round trip, over two round
-	// trips. The window doubles, and the growth is credit at once.
+	// trips. The window grows fourfold (growFactor) after the first round
+	// trip, and the growth is credit at once.
 	w := recvWindow{size: size}
 	w.update(1, rtt, max, &b) // nothing read yet: starts the epoch
-	credit := carry(t, &w, 2, 1, 2*rtt, rtt, max, &b)
-	assert.Equal(t, uint32(2*size), w.size)
-	assert.Equal(t, uint32(3*size), credit, "all that was read, plus the growth")
-	assert.Equal(t, int64(1<<30-size), b.left.Load())
+	credit := carry(t, &w, 1, 1, rtt, rtt, max, &b)
+	assert.Equal(t, uint32(4*size), w.size)
+	assert.Equal(t, uint32(4*size), credit, "all that was read, plus the growth")
+	assert.Equal(t, int64(1<<30-3*size), b.left.Load())
+
+	// Growth takes what is left of the budget when it runs low.
+	w = recvWindow{size: size}
+	low := &budget{}
+	low.give(size / 2)
+	w.update(1, rtt, max, low)
+	carry(t, &w, 1, 1, rtt, rtt, max, low)
+	assert.Equal(t, uint32(size+size/2), w.size)
+	assert.Zero(t, low.left.Load())
+
+	// Carrying half a window per round trip, the window does not limit.
+	w = recvWindow{size: size}
+	w.update(1, rtt, max, &b)
+	carry(t, &w, 1, 1, 2*rtt, rtt, max, &b)
+	assert.Equal(t, uint32(size), w.size, "half a window per round trip")
 
 	// The same bytes at the same pace on a path with a 10 µs round trip:
 	// the stream carried a sliver of a window per round trip.

@@ -50,16 +50,17 @@ func TestStalledStreamDoesNotBlockOthers(t *testing.T) {
 func TestPartialReadReturnsCredit(t *testing.T) {
 	client, server := pair(t)
 	a, b := streamPair(t, client, server)
-	// 256 KiB fills the window; reading a quarter of it (the threshold
-	// over a carrier other than TCP) must let the writer continue by that
-	// much. Read more than the threshold in pieces and the last piece's
-	// credit may wait for the next read: credit goes back in batches.
+	// 256 KiB fills the window; reading half of it (the threshold for a
+	// 256 KiB window, over every carrier) must let the writer continue by
+	// that much. Read more than the threshold in pieces and the last
+	// piece's credit may wait for the next read: credit goes back in
+	// batches.
 	done := make(chan int, 1)
 	go func() {
 		n, _ := a.Write(make([]byte, 256<<10+64<<10))
 		done <- n
 	}()
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 128<<10)
 	_, err := io.ReadFull(b, buf)
 	require.NoError(t, err)
 	require.Equal(t, 256<<10+64<<10, <-done)

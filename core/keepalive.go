@@ -23,7 +23,7 @@ type pinger struct {
 	minAt   time.Time
 	samples int // samples so far, counted up to Session.warmup()
 
-	min      atomic.Int64 // minRTT in nanoseconds once warmed up, for lock-free reads
+	min      atomic.Int64 // minRTT in nanoseconds as published for tuning (addSample), for lock-free reads
 	lastAt   atomic.Int64 // when the last sample arrived (monoNow)
 	sampling atomic.Bool  // an RTT-sampling ping is outstanding
 }
@@ -93,6 +93,12 @@ func (p *pinger) pong(s *Session, id uint32) {
 // addSample folds an RTT sample into the windowed minimum. It reports
 // true while the session is warming up: the caller then sends the next
 // warm-up ping.
+//
+// The minimum is published for tuning once the warm-up is over, or
+// before if it is at least hostSlack: what the first samples add (both
+// ends starting their goroutines) is milliseconds at most, small next to
+// a long path's RTT, and waiting out the warm-up there would cost four
+// round trips (800 ms at 200 ms) before any window grows.
 func (p *pinger) addSample(rtt time.Duration, now time.Time, warmup int) (warm bool) {
 	rtt = max(rtt, 1)
 	p.mu.Lock()
@@ -103,33 +109,38 @@ func (p *pinger) addSample(rtt time.Duration, now time.Time, warmup int) (warm b
 		p.samples++
 	}
 	warm = p.samples < warmup
-	if !warm {
-		p.min.Store(int64(p.minRTT)) // no tuning on the inflated first samples
+	switch {
+	case !warm || p.minRTT >= hostSlack:
+		p.min.Store(int64(p.minRTT))
+	default:
+		p.min.Store(0) // no tuning on inflated first samples of a short path
 	}
 	p.mu.Unlock()
 	p.lastAt.Store(monoNow())
 	return warm
 }
 
-// tuningRTT is the round-trip time window auto-tuning uses: the carrier's
-// own minimum RTT where it has one (pathrtt.go), else the recent minimum
-// of the ping samples, or 0 (no growth) until the warm-up pings are
-// answered.
+// tuningRTT is the round-trip time window auto-tuning uses: the
+// end-to-end RTT between the two sessions, the recent minimum of the ping
+// samples, where it exceeds the carrier's own RTT (the first hop's,
+// pathrtt.go) by more than hostSlack; else the carrier's, which is
+// sharper on a direct path; 0 (no growth) while neither is known.
 func (s *Session) tuningRTT() time.Duration {
-	if rtt := s.pathRTT.Load(); rtt > 0 {
-		return time.Duration(rtt)
+	k := time.Duration(s.kernelRTT.Load())
+	p := time.Duration(s.pinger.min.Load())
+	if k == 0 || p >= k+hostSlack {
+		return p
 	}
-	return time.Duration(s.pinger.min.Load())
+	return k
 }
 
 // pingsForRTT reports whether the session pings to learn its RTT beyond
-// the preface ping (warm-up and refresh pings). Not when the carrier gives
-// its own RTT, and not to a yamux peer: yamux drops the data it has not
-// read yet when one of its writes fails, so every reply it owes is a
-// chance to lose data at close.
-func (s *Session) pingsForRTT() bool {
-	return s.pathRTT.Load() == 0 && s.d.rttPings
-}
+// the preface ping (warm-up and refresh pings): over every carrier, since
+// only pings see past the first hop, but only where the dialect allows
+// (not to a yamux peer: yamux drops the data it has not read yet when one
+// of its writes fails, so every reply it owes is a chance to lose data at
+// close).
+func (s *Session) pingsForRTT() bool { return s.d.rttPings }
 
 // warmup is how many samples the session warms up with.
 func (s *Session) warmup() int {
@@ -139,13 +150,13 @@ func (s *Session) warmup() int {
 	return warmupSamples
 }
 
-// refreshRTT re-reads the carrier's RTT, or sends a ping when the last
-// RTT sample is older than rttSampleEvery and none is on its way, so a
-// session moving data keeps its minimum current.
+// refreshRTT re-reads the carrier's RTT (at most every kernelRTTEvery),
+// and sends a ping when the last RTT sample is older than rttSampleEvery
+// and none is on its way, so a session moving data keeps its minimum
+// current. Readers returning credit call it.
 func (s *Session) refreshRTT() {
-	if s.pathRTT.Load() > 0 {
-		s.refreshPathRTT()
-		return
+	if s.kernelRTT.Load() > 0 {
+		s.refreshKernelRTT()
 	}
 	if !s.pingsForRTT() {
 		return

@@ -1,13 +1,16 @@
 package core
 
 import (
+	"context"
 	"crypto/tls"
+	"io"
 	"net"
 	"runtime"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 )
 
 type transparent struct{ net.Conn }
@@ -32,8 +35,9 @@ func TestTCPConnOf(t *testing.T) {
 	assert.Nil(t, got)
 }
 
-// TestPathRTTFromKernel: over TCP on Linux, window auto-tuning uses the
-// kernel's minimum RTT from the start, not the ping samples.
+// TestPathRTTFromKernel: over TCP on Linux, window auto-tuning starts
+// from the kernel's minimum RTT, and keeps it on a direct path, where the
+// pings only add the hosts' wake-ups.
 func TestPathRTTFromKernel(t *testing.T) {
 	if runtime.GOOS != "linux" {
 		t.Skip("TCP_INFO is read on Linux only")
@@ -42,12 +46,56 @@ func TestPathRTTFromKernel(t *testing.T) {
 	cli, srv := sessionPair(t, c, sc, DefaultConfig())
 
 	for _, s := range []*Session{cli, srv} {
+		_, ok := s.carrier.(*tcpCarrier)
+		assert.True(t, ok, "a TCP carrier")
 		rtt := s.tuningRTT()
 		assert.Positive(t, rtt)
 		assert.Less(t, rtt, 50*time.Millisecond, "a loopback RTT")
-		assert.Equal(t, time.Duration(s.pathRTT.Load()), rtt)
-		assert.False(t, s.pingsForRTT(), "no warm-up or refresh pings: the kernel tells")
+		assert.Positive(t, s.kernelRTT.Load())
+		assert.True(t, s.pingsForRTT(), "pings too: only they see past the first hop")
 	}
-	assert.Equal(t, uint8(1), cli.creditShift, "over TCP, credit goes back at half the window")
-	assert.Equal(t, uint8(1), srv.creditShift)
+}
+
+// TestOpaqueCarrier: Config.OpaqueCarrier turns the carrier seam off.
+func TestOpaqueCarrier(t *testing.T) {
+	c, sc := tcpPair(t)
+	cfg := DefaultConfig()
+	cfg.OpaqueCarrier = true
+	cli, srv := sessionPair(t, c, sc, cfg)
+	for _, s := range []*Session{cli, srv} {
+		assert.Equal(t, opaqueCarrier{s.conn}, s.carrier)
+		assert.Nil(t, s.sock, "no direct socket I/O")
+		assert.Zero(t, s.kernelRTT.Load(), "no kernel RTT")
+		assert.Zero(t, s.sndMSS.Load(), "no MSS")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := cli.OpenStream(ctx)
+	require.NoError(t, err)
+	_, err = st.Write([]byte("over the plain carrier"))
+	require.NoError(t, err)
+	peer, err := srv.AcceptStream(ctx)
+	require.NoError(t, err)
+	got := make([]byte, 22)
+	_, err = io.ReadFull(peer, got)
+	require.NoError(t, err)
+	assert.Equal(t, "over the plain carrier", string(got))
+	st.Close()
+	peer.Close()
+}
+
+// TestTuningRTT: the pings' minimum wins over the kernel's RTT where it
+// is longer by more than the hosts explain.
+func TestTuningRTT(t *testing.T) {
+	var s Session
+	assert.Zero(t, s.tuningRTT(), "nothing known")
+	s.kernelRTT.Store(int64(30 * time.Microsecond))
+	assert.Equal(t, 30*time.Microsecond, s.tuningRTT(), "the kernel's first guess")
+	s.pinger.min.Store(int64(300 * time.Microsecond))
+	assert.Equal(t, 30*time.Microsecond, s.tuningRTT(), "the pings add only the hosts")
+	s.pinger.min.Store(int64(50 * time.Millisecond))
+	assert.Equal(t, 50*time.Millisecond, s.tuningRTT(), "a proxy on the way")
+	s.kernelRTT.Store(0)
+	s.pinger.min.Store(int64(300 * time.Microsecond))
+	assert.Equal(t, 300*time.Microsecond, s.tuningRTT(), "pings alone")
 }

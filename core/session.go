@@ -43,16 +43,17 @@ type Session struct {
 	pinger    pinger
 	keepalive keepalive // a timer, if KeepAliveInterval > 0
 
-	// The carrier's own minimum RTT, where it is a TCP connection (see
-	// pathrtt.go): nanoseconds, and when it was last read (monoNow).
-	tcp       *net.TCPConn
-	sock      *sockIO // direct socket I/O over TCP (see sockio.go), or nil
-	pathRTT   atomic.Int64
-	pathRTTAt atomic.Int64
-	sndMSS    atomic.Uint32 // the TCP carrier's send MSS, 0 if unknown (see batchLimit)
-	stats     counters
-
-	creditShift uint8 // streams return credit at size >> creditShift (see recvWindow.wantUpdate)
+	// What the session knows of its carrier (carrier.go), chosen once in
+	// newSession; sock is carrier.direct(), kept for the writer's hot path.
+	// kernelRTT is the first hop's minimum RTT where the carrier has one
+	// (pathrtt.go), in nanoseconds, and kernelRTTAt when it was last read
+	// (monoNow).
+	carrier     carrier
+	sock        *sockIO // direct socket I/O over TCP (see sockio.go), or nil
+	kernelRTT   atomic.Int64
+	kernelRTTAt atomic.Int64
+	sndMSS      atomic.Uint32 // the TCP carrier's send MSS, 0 if unknown (see batchLimit)
+	stats       counters
 
 	resets, empties eventLimit // flood limits, owned by readLoop
 
@@ -107,12 +108,9 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		closing:    make(chan struct{}),
 		dead:       make(chan struct{}),
 	}
-	s.tcp, s.sock = carrierIO(conn)
-	var rd io.Reader = conn
-	if s.sock != nil {
-		rd = s.sock
-	}
-	s.fr = newFrameReader(rd, s.sock)
+	s.carrier = newCarrier(conn, cfg)
+	s.sock = s.carrier.direct()
+	s.fr = newFrameReader(s.carrier.reader(), s.sock)
 	if client {
 		s.nextID = 1
 	}
@@ -124,11 +122,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 	s.empties = eventLimit{limit: cfg.EmptyFrameLimit, window: emptyFrameWindow}
 	s.sender.init(s)
 	s.pinger.init()
-	s.creditShift = 2 // a quarter of the window
-	if s.tcp != nil {
-		s.creditShift = 1 // half: see recvWindow.wantUpdate
-		s.readTCPInfo()
-	}
+	s.readKernelInfo()
 	// The first frame on the wire is a Ping: the client's preface, and an
 	// RTT sample for window auto-tuning on both sides.
 	s.sendPing()

@@ -116,7 +116,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			n := st.buf.read(p)
 			st.rw.consume(uint32(n))
 			var delta uint32
-			if !st.finRecv && !st.readClosed && st.rw.wantUpdate(s.creditShift) {
+			if !st.finRecv && !st.readClosed && st.rw.wantUpdate() {
 				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
 			}
 			st.reads.leave()
