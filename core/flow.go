@@ -12,8 +12,7 @@ import (
 // may still send, how much to give back, and the auto-tuning epoch.
 //
 // Auto-tuning grows a window only when it is what limits the stream: when
-// the stream carried, per round trip, more than two thirds of a window,
-// measured over an epoch of at least one round trip (and a millisecond).
+// the stream carried, per round trip, more than two thirds of its window.
 // A stream held back by its window carries nearly a whole window per
 // round trip (all of it less the credit not yet returned, at most a
 // quarter); one that is not carries what the path or the application
@@ -23,14 +22,23 @@ import (
 // maximum, and the extra data then waits in the carrier's buffers ahead
 // of every other stream's frames.
 //
-// A window that limits grows fourfold per epoch. The measure cannot say
-// by how much it falls short (a stream held back carries a window per
-// round trip, whatever the path would take), so growth is a search, as
-// TCP's slow start is, and its factor trades how fast a window reaches a
-// long path's BDP (256 KiB to 32 MiB in four round trips; eight at a
-// doubling, 1.6 s over 200 ms) against how far past it the last step
-// lands (at most 4x what the stream needed; the excess is credit the
-// sender may use to queue in the carrier, and the search stops there).
+// The measure runs over an epoch of at least a millisecond. Before a
+// round trip is up, what the epoch carried so far is a lower bound of
+// what it carries per round trip, so a window-limited stream grows as
+// soon as two thirds of its window have come in one burst, not a round
+// trip later; after two round trips without growth the epoch starts
+// over. After growth the next epoch starts half a round trip later: until
+// the grown credit has gone out and its data come back, the stream
+// carries what the old window allowed.
+//
+// A window that limits grows fourfold. The measure cannot say by how
+// much it falls short (a stream held back carries a window per round
+// trip, whatever the path would take), so growth is a search, as TCP's
+// slow start is, and its factor trades how fast a window reaches a long
+// path's BDP (256 KiB to 32 MiB in four steps, each a round trip plus
+// the burst: 0.7 s over 200 ms and 100 MiB/s) against how far past it the
+// last step lands (at most 4x what the stream needed; the excess is
+// credit the sender may use to queue in the carrier).
 type recvWindow struct {
 	size     uint32 // current window: most bytes the peer may have in flight
 	buffered uint32 // received, not yet read by the application
@@ -91,22 +99,35 @@ func (w *recvWindow) wantUpdate() bool {
 // update returns the credit to send back now (call it when wantUpdate
 // reports true); now is monoNow. It also auto-tunes: at the end of an
 // epoch, a window that carried more than two thirds of itself per round
-// trip grows growFactor times, up to max, as far as the session budget
+// trip grows growFactor times, up to maxSize, as far as the session budget
 // allows. rtt is the path's round-trip time; zero (unknown) disables
 // growth.
-func (w *recvWindow) update(now int64, rtt time.Duration, max uint32, b *budget) uint32 {
+func (w *recvWindow) update(now int64, rtt time.Duration, maxSize uint32, b *budget) uint32 {
 	if w.epochStart == 0 {
 		w.epochStart = now
 	}
-	w.epochRead += uint64(w.unacked)
-	if elapsed := now - w.epochStart; rtt > 0 && elapsed >= int64(rtt) && elapsed >= int64(minEpoch) {
-		perRTT := float64(w.epochRead) * float64(rtt) / float64(elapsed)
-		if 3*perRTT > 2*float64(w.size) && w.size < max {
-			grow := b.takeUpTo(uint64(min(uint64(w.size)*(growFactor-1), uint64(max-w.size))))
+	if now >= w.epochStart {
+		w.epochRead += uint64(w.unacked)
+	}
+	if elapsed := now - w.epochStart; rtt > 0 && elapsed >= int64(minEpoch) {
+		// What the stream carried per round trip; under a round trip, what
+		// it carried so far (a lower bound).
+		perRTT := float64(w.epochRead) * float64(rtt) / float64(max(elapsed, int64(rtt)))
+		switch {
+		case 3*perRTT > 2*float64(w.size) && w.size < maxSize:
+			grow := b.takeUpTo(min(uint64(w.size)*(growFactor-1), uint64(maxSize-w.size)))
 			w.size += uint32(grow)
 			w.unacked += uint32(grow)
+			// The grown credit reaches the peer in half a round trip, and
+			// its data is here a round trip from now: until then the
+			// stream carries what the old window allowed, which says
+			// nothing of the new one. The next epoch starts half a round
+			// trip ahead (a window-limited stream's data comes in a burst
+			// that may begin before the round trip is up).
+			w.epochStart, w.epochRead = now+int64(rtt/2), 0
+		case elapsed >= 2*int64(rtt):
+			w.epochStart, w.epochRead = now, 0
 		}
-		w.epochStart, w.epochRead = now, 0
 	}
 	delta := w.unacked
 	w.unacked = 0
