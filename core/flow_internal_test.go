@@ -151,3 +151,35 @@ func TestRecvBuffer(t *testing.T) {
 	b.reset()
 	assert.Equal(t, 0, b.len())
 }
+
+// TestRecvWindowGrowsWithinRoundTrip: a window-limited stream's window
+// comes in one burst; once two thirds of it came in under a round trip,
+// the window grows at once, and the half round trip after growth (the
+// old window's data) does not count.
+func TestRecvWindowGrowsWithinRoundTrip(t *testing.T) {
+	const size, maxSize = 256 << 10, 32 << 20
+	const rtt = 100 * time.Millisecond
+	var b budget
+	b.give(1 << 30)
+	read := func(w *recvWindow, n uint32, at time.Duration) {
+		t.Helper()
+		require.True(t, w.receive(n))
+		w.consume(n)
+		w.update(int64(at), rtt, maxSize, &b)
+	}
+	w := recvWindow{size: size}
+	w.update(int64(time.Millisecond), rtt, maxSize, &b) // the epoch starts
+	read(&w, size/2, 60*time.Millisecond)
+	assert.Equal(t, uint32(size), w.size, "half a window so far")
+	read(&w, size/2, 61*time.Millisecond)
+	assert.Equal(t, uint32(4*size), w.size, "a whole window in under a round trip")
+	assert.Equal(t, int64(61*time.Millisecond+rtt/2), w.epochStart, "the next epoch starts half a round trip on")
+
+	read(&w, size, 70*time.Millisecond) // what the old window allowed
+	assert.Equal(t, uint32(4*size), w.size)
+	assert.Zero(t, w.epochRead, "not counted")
+	read(&w, 2*size, 165*time.Millisecond)
+	assert.Equal(t, uint32(4*size), w.size, "half the new window")
+	read(&w, 2*size, 166*time.Millisecond)
+	assert.Equal(t, uint32(16*size), w.size, "the new window in one burst")
+}
