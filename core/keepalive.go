@@ -38,6 +38,12 @@ const minRTTWindow = 30 * time.Second
 // path's RTT; the later ones time the path before data queues on it.
 const warmupSamples = 4
 
+// earlyRTT is the least RTT sample that tunes windows before the warm-up
+// pings are all answered (see addSample). On a loaded host, a loopback
+// session's first pings took over a millisecond, and windows grown by
+// them stay grown.
+const earlyRTT = 10 * time.Millisecond
+
 // rttSampleEvery is the most often a reading stream asks for a fresh
 // RTT sample (one Ping frame).
 const rttSampleEvery = time.Second
@@ -95,10 +101,10 @@ func (p *pinger) pong(s *Session, id uint32) {
 // warm-up ping.
 //
 // The minimum is published for tuning once the warm-up is over, or
-// before if it is at least hostSlack: what the first samples add (both
-// ends starting their goroutines) is milliseconds at most, small next to
-// a long path's RTT, and waiting out the warm-up there would cost four
-// round trips (800 ms at 200 ms) before any window grows.
+// before if it is at least earlyRTT: what the first samples add (both
+// ends starting their goroutines) is a few milliseconds at most, small
+// next to a long path's RTT, and waiting out the warm-up there would cost
+// four round trips (800 ms at 200 ms) before any window grows.
 func (p *pinger) addSample(rtt time.Duration, now time.Time, warmup int) (warm bool) {
 	rtt = max(rtt, 1)
 	p.mu.Lock()
@@ -110,7 +116,7 @@ func (p *pinger) addSample(rtt time.Duration, now time.Time, warmup int) (warm b
 	}
 	warm = p.samples < warmup
 	switch {
-	case !warm || p.minRTT >= hostSlack:
+	case !warm || p.minRTT >= earlyRTT:
 		p.min.Store(int64(p.minRTT))
 	default:
 		p.min.Store(0) // no tuning on inflated first samples of a short path
