@@ -44,9 +44,18 @@
 // window is used up, and the reader returns credit in batches as the
 // application reads. Windows start at Config.InitialStreamWindow (at least
 // the protocol's 256 KiB) and grow, up to Config.MaxStreamWindow, when a
-// window is read within a few round trips; growth draws on a session-wide
-// budget, so the memory a peer can make a session hold is bounded by
+// window is what holds its stream back: when the stream carries most of
+// it per round trip. The round trip is the end-to-end one between the
+// two sessions, measured with pings, whatever carries the session and
+// whatever sits between the ends (a TCP carrier's own RTT is only its
+// first hop's). Growth draws on a session-wide budget, so the memory a
+// peer can make a session hold is bounded by
 // MaxStreams*InitialStreamWindow + SessionReceiveBudget.
+//
+// Whatever core knows of its carrier beyond Read, Write and Close (a TCP
+// connection's RTT and MSS, direct socket I/O, vectored writes, through
+// wrappers with a TransparentConn method) it learns once, when the
+// session starts; Config.OpaqueCarrier turns that off.
 //
 // Flow control has a consequence for request/response code: a stream
 // holds at most one window of unread data in each direction. An echo
