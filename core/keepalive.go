@@ -87,7 +87,7 @@ func (p *pinger) pong(s *Session, id uint32) {
 	if w.done == nil {
 		p.sampling.Store(false)
 	}
-	if warm {
+	if warm && s.warmupPays(rtt) {
 		s.sendPing() // the next warm-up sample
 	}
 	if w.done != nil {
@@ -147,6 +147,16 @@ func (s *Session) tuningRTT() time.Duration {
 // of its writes fails, so every reply it owes is a chance to lose data at
 // close).
 func (s *Session) pingsForRTT() bool { return s.d.rttPings }
+
+// warmupPays reports whether the next warm-up ping is worth sending
+// after sample: not where the carrier's own RTT (the first hop's) explains
+// it, on a direct TCP path, where the kernel's RTT tunes and pings only
+// look for a proxy on the way. A session then pings at start as it did
+// before pings looked past the first hop, and sets up as fast.
+func (s *Session) warmupPays(sample time.Duration) bool {
+	k := time.Duration(s.kernelRTT.Load())
+	return k == 0 || sample >= k+hostSlack
+}
 
 // warmup is how many samples the session warms up with.
 func (s *Session) warmup() int {
