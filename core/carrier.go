@@ -37,8 +37,9 @@ type carrier interface {
 	kernelInfo() (rtt time.Duration, ok bool, mss uint32)
 }
 
-// newCarrier chooses the session's carrier, once.
-func newCarrier(conn io.ReadWriteCloser, cfg Config) carrier {
+// newCarrier chooses the session's carrier, once. A TCP carrier is made
+// in tc, the session's own, so that choosing costs no allocation.
+func newCarrier(conn io.ReadWriteCloser, cfg Config, tc *tcpCarrier) carrier {
 	if cfg.OpaqueCarrier {
 		return opaqueCarrier{conn}
 	}
@@ -46,7 +47,8 @@ func newCarrier(conn io.ReadWriteCloser, cfg Config) carrier {
 	if tcp == nil {
 		return opaqueCarrier{conn}
 	}
-	return &tcpCarrier{conn: conn, tcp: tcp, sio: sio}
+	*tc = tcpCarrier{conn: conn, tcp: tcp, sio: sio}
+	return tc
 }
 
 // opaqueCarrier is any io.ReadWriteCloser: nothing known beyond it.

@@ -49,7 +49,8 @@ type Session struct {
 	// (pathrtt.go), in nanoseconds, and kernelRTTAt when it was last read
 	// (monoNow).
 	carrier     carrier
-	sock        *sockIO // direct socket I/O over TCP (see sockio.go), or nil
+	tcpc        tcpCarrier // the carrier, if it is TCP (newCarrier)
+	sock        *sockIO    // direct socket I/O over TCP (see sockio.go), or nil
 	kernelRTT   atomic.Int64
 	kernelRTTAt atomic.Int64
 	sndMSS      atomic.Uint32 // the TCP carrier's send MSS, 0 if unknown (see batchLimit)
@@ -108,7 +109,7 @@ func newSession(conn io.ReadWriteCloser, cfg Config, client bool) (*Session, err
 		closing:    make(chan struct{}),
 		dead:       make(chan struct{}),
 	}
-	s.carrier = newCarrier(conn, cfg)
+	s.carrier = newCarrier(conn, cfg, &s.tcpc)
 	s.sock = s.carrier.direct()
 	s.fr = newFrameReader(s.carrier.reader(), s.sock)
 	if client {
