@@ -114,6 +114,18 @@ func stuckPair(t *testing.T, wrap bool, mod ...func(*core.Config)) *core.Session
 	return client
 }
 
+// waitStuck waits until s has sent something and then nothing more for
+// 20 ms: the carrier takes no more. (There is no event for "the kernel's
+// buffers are full"; a quiet interval is the observable.)
+func waitStuck(t *testing.T, s *core.Session) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		before := s.Stats().BytesSent
+		time.Sleep(20 * time.Millisecond)
+		return before > 0 && s.Stats().BytesSent == before
+	}, testTimeout, time.Millisecond, "the carrier never stuck")
+}
+
 // Pattern 3: 64 streams each blocked in a 4 MiB Write on a carrier that
 // takes nothing more; SetWriteDeadline(now) from another goroutine
 // returns every Write at once with a timeout, over a bare TCP carrier and
@@ -142,12 +154,7 @@ func TestWriteDeadlineWhileCarrierStuck(t *testing.T) {
 				}()
 			}
 			started.Wait()
-			// Wait until the carrier is stuck: nothing more is taken.
-			require.Eventually(t, func() bool {
-				before := client.Stats().BytesSent
-				time.Sleep(20 * time.Millisecond)
-				return before > 0 && client.Stats().BytesSent == before
-			}, testTimeout, time.Millisecond)
+			waitStuck(t, client)
 			start := time.Now()
 			for _, st := range sts {
 				require.NoError(t, st.SetWriteDeadline(time.Now()))
@@ -185,11 +192,7 @@ func TestOpenWhileCarrierStuck(t *testing.T) {
 				require.NoError(t, err)
 				go st.Write(p)
 			}
-			require.Eventually(t, func() bool {
-				before := client.Stats().BytesSent
-				time.Sleep(20 * time.Millisecond)
-				return before > 0 && client.Stats().BytesSent == before
-			}, testTimeout, time.Millisecond)
+			waitStuck(t, client)
 			for i := range 100 { // 100 SYNs queue behind the stuck carrier
 				ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 				start := time.Now()
