@@ -81,7 +81,7 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 		}
 		return s.discardPayload(h, limit)
 	}
-	if h.flags&flagACK != 0 || (s.d.anyFrameAcks && !st.acked.Load()) {
+	if h.flags&flagACK != 0 || (s.d.anyFrameAcks && !st.is(lifeAcked)) {
 		st.recvAck()
 	}
 	rst := h.flags&flagRST != 0
@@ -103,9 +103,7 @@ func (s *Session) handleStreamFrame(h frameHeader) error {
 		if s.d.rstCode {
 			code = ErrorCode(h.length)
 		}
-		s.mu.Lock()
-		wasted := !st.accepted
-		s.mu.Unlock()
+		wasted := !st.is(lifeAccepted)
 		st.abort(code, true)
 		if wasted {
 			return s.wastedStream()
@@ -136,7 +134,7 @@ func (s *Session) incomingStream(id uint32) (*Stream, error) {
 		return nil, s.refuse(id)
 	}
 	st := newStream(s, id, initialCredit)
-	st.acked.Store(true) // nothing to wait for on this side
+	st.mark(lifeAcked) // nothing to wait for on this side
 	s.streams[id] = st
 	s.acceptQ = append(s.acceptQ, st)
 	s.mu.Unlock()
@@ -186,7 +184,7 @@ func midFrame(err error) error {
 // check happens before anything is read.
 func (s *Session) receiveData(st *Stream, n uint32) error {
 	st.mu.Lock()
-	if st.finRecv && n > 0 {
+	if st.is(lifeFinRecv) && n > 0 {
 		st.mu.Unlock()
 		return protocolErrorf(CodeProtocol, "data after FIN on stream %d", st.id)
 	}
@@ -195,7 +193,7 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 		st.mu.Unlock()
 		return protocolErrorf(CodeFlowControl, "%d bytes on stream %d with %d credit", n, st.id, credit)
 	}
-	answer := st.closed && !st.reset // data after Close: reset the peer
+	answer := st.is(lifeClosed) && !st.is(lifeReset) // data after Close: reset the peer
 	st.mu.Unlock()
 	s.stats.bytesIn.Add(uint64(n))
 	if answer {
@@ -214,7 +212,7 @@ func (s *Session) receiveData(st *Stream, n uint32) error {
 		b := fr.buffered()
 		b = b[:min(int(n), len(b))]
 		st.mu.Lock()
-		if !st.readClosed && !st.reset {
+		if !st.is(lifeReadClosed | lifeReset) {
 			if fr.canShare(len(b)) {
 				st.buf.share(fr.c, fr.r, len(b))
 			} else {

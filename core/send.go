@@ -597,12 +597,12 @@ func (s *Session) buildBatchLocked() (batch []byte, last bool) {
 		}
 		// Nothing left to write: the FIN, then a queued RST, go last.
 		w.ready.remove(st)
-		if st.finQueued && !st.finSent {
-			st.finSent = true
+		if st.is(lifeFinQueued) && !st.is(lifeFinSent) {
+			st.mark(lifeFinSent)
 			buf = w.reserve(buf, 2*frameHeaderLen)
 			buf = frameHeader{version: s.version, typ: frameWindowUpdate, flags: flagFIN, streamID: st.id}.appendTo(buf)
 			frames++
-			if st.rstQueued {
+			if st.is(lifeRstQueued) {
 				buf = frameHeader{version: s.version, typ: frameWindowUpdate, flags: flagRST, streamID: st.id,
 					length: s.rstLength(st.rstCode)}.appendTo(buf)
 				frames++

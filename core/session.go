@@ -192,7 +192,7 @@ func (s *Session) openStream(ctx context.Context) (*Stream, error) {
 		s.nextID = 0
 	}
 	st := newStream(s, id, initialCredit)
-	st.accepted = true
+	st.mark(lifeAccepted)
 	s.streams[id] = st
 	s.unacked++
 	// The SYN is queued under mu so SYNs go out in ID order; queueing
@@ -236,7 +236,7 @@ func (s *Session) openRoomLocked() bool {
 
 // ackedLocked records that the peer acknowledged (or forgot) a stream we
 // opened, which frees a place in its accept backlog. Call with mu, once
-// per stream (Stream.acked guards it).
+// per stream (lifeAcked guards it).
 func (s *Session) ackedLocked() {
 	s.unacked--
 	signal(s.openWake)
@@ -275,7 +275,7 @@ func (s *Session) acceptStream(ctx context.Context, stop <-chan struct{}) (*Stre
 			} else {
 				signal(s.acceptWake)
 			}
-			st.accepted = true
+			st.mark(lifeAccepted)
 			s.mu.Unlock()
 			s.stats.streamsAccepted.Add(1)
 			s.sendAck(st)
@@ -383,11 +383,11 @@ func (s *Session) removeStream(st *Stream) {
 	if s.streams[st.id] == st {
 		delete(s.streams, st.id)
 	}
-	if !st.acked.Swap(true) {
+	if st.mark(lifeAcked)&lifeAcked == 0 {
 		s.ackedLocked() // the peer forgot it too, or never saw it
 	}
 	signal(s.openWake) // a slot is free
-	if !st.accepted {
+	if !st.is(lifeAccepted) {
 		for i, q := range s.acceptQ {
 			if q == st {
 				s.acceptQ = append(s.acceptQ[:i], s.acceptQ[i+1:]...)

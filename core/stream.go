@@ -13,66 +13,93 @@ import (
 // [Stream.CloseRead]) and abort ([Stream.Reset]). Methods are safe for
 // concurrent use; concurrent Reads (or Writes) are serialised.
 //
-// Lifecycle. Every transition of a stream is in this file: opened
-// (Session.openStream: SYN queued, counted until acknowledged, recvAck)
-// or accepted (incomingStream, AcceptStream); each half then ends once:
-// the send half when our FIN is written (sendDone, after CloseWrite or
-// Close) or on a reset, the receive half when the peer's FIN arrives
-// (recvFin) or on a reset (abort, resetAfterFin). When both have ended
-// (setDone) the stream is forgotten (forget): it leaves NumStreams and
-// frees its slot, whether or not the application read the final EOF. Two
-// locks guard it: mu for the receive half and the read deadline, the
-// session's sendMu for the send half and the write deadline; state and a
-// few flags are atomics read without either.
+// Lifecycle. A stream's state is one value, its life (below): the set
+// of lifecycle events that have happened to it. Every transition is in
+// this file. A stream is opened (Session.openStream: SYN queued, counted
+// until acknowledged, recvAck) or accepted (incomingStream, AcceptStream);
+// each half then ends once: the send half when our FIN is written
+// (sendDone, after CloseWrite or Close) or on a reset, the receive half
+// when the peer's FIN arrives (recvFin) or on a reset (abort,
+// resetAfterFin). When both have ended (setDone) the stream is forgotten
+// (forget): it leaves NumStreams and frees its slot, whether or not the
+// application read the final EOF.
+//
+// Two locks guard a stream: mu for the receive half and the read
+// deadline, the session's sendMu for the send half and the write
+// deadline. The other fields are bookkeeping of the session's queues
+// (the ready ring, the control queue, the woken count), not state.
 type Stream struct {
 	s     *Session
 	id    uint32
-	state atomic.Uint32 // stSendDone | stRecvDone | stRemoved
+	state atomic.Uint32 // a life; see mark
 
 	// Receive half, guarded by mu. reads serialises Reads.
-	mu         sync.Mutex
-	reads      turnstile
-	rw         recvWindow
-	buf        recvBuffer
-	finRecv    bool          // the peer's FIN arrived
-	readClosed bool          // CloseRead or Close: discard, return no credit
-	closed     bool          // Close: data arriving now is answered with RST
-	reset      bool          // reset by either side
-	parked     bool          // a Read waits on readWake
-	woken      bool          // the reader woke that Read, which has not run since (counted in Session.woken)
-	readErr    error         // set by a reset
-	readWake   chan struct{} // capacity 1, made by the first blocked Read
-	timer      *time.Timer   // open timeout, then close timeout
-
-	accepted bool // guarded by s.mu: handed to the application
+	mu       sync.Mutex
+	reads    turnstile
+	rw       recvWindow
+	buf      recvBuffer
+	readErr  error         // set by a reset
+	readWake chan struct{} // capacity 1, made by the first blocked Read
+	timer    *time.Timer   // open timeout, then close timeout
+	parked   bool          // a Read waits on readWake
+	woken    bool          // the reader woke that Read, which has not run since (counted in Session.woken)
 
 	// Send half, guarded by s.sendMu. writes serialises Writes.
-	writes                                 turnstile
-	credit                                 uint64 // bytes the peer lets us send
-	pend                                   []byte // rest of the current Write
-	written                                int    // bytes of the current Write taken
-	writeErr                               error  // what Write returns from now on
-	writeWake                              chan struct{}
-	next, prev                             *Stream // ready ring links
-	inReady, finQueued, finSent, rstQueued bool
-	lent                                   bool  // the batch being written holds part of pend's buffer
-	synQueued                              bool  // our SYN waits in the control queue (withdrawSYNLocked)
-	blockedAt                              int64 // ran out of credit at (monoNow; 0: has credit)
+	writes     turnstile
+	credit     uint64 // bytes the peer lets us send
+	pend       []byte // rest of the current Write
+	written    int    // bytes of the current Write taken
+	writeErr   error  // what Write returns from now on
+	writeWake  chan struct{}
+	next, prev *Stream // ready ring links
+	inReady    bool    // in the ready ring
+	lent       bool    // the batch being written holds part of pend's buffer
+	synQueued  bool    // our SYN waits in the control queue (withdrawSYNLocked)
+	rstCode    ErrorCode
+	blockedAt  int64 // ran out of credit at (monoNow; 0: has credit)
 
-	acked         atomic.Bool   // the peer accepted the stream (or it is inbound)
 	wuQueued      atomic.Bool   // a window update is in the control queue
 	pendingCredit atomic.Uint32 // credit that update will carry
-	rstCode       ErrorCode     // guarded by s.sendMu; here, it fills what would be padding
 
 	rdl deadline // guarded by mu
 	wdl deadline // guarded by s.sendMu
 }
 
+// life is a stream's lifecycle state: the set of events that have
+// happened to it. Each event happens once, so a life only gains bits, and
+// every transition of a stream is marking one or more of them. A bit is
+// marked only under the lock named beside it, so code holding that lock
+// sees it stable; any code may test it without a lock.
+type life uint32
+
 const (
-	stSendDone = 1 << iota // FIN written, or reset
-	stRecvDone             // FIN received, or reset
-	stRemoved              // forgotten by the session
+	// Opening.
+	lifeAcked    life = 1 << iota // the peer acknowledged our SYN or forgot the stream; inbound streams from the start (no lock: marked once)
+	lifeAccepted                  // handed to the application: opened here, or accepted (s.mu)
+
+	// Receive half (mu).
+	lifeFinRecv    // the peer's FIN arrived
+	lifeReadClosed // CloseRead or Close: data is discarded, no credit returned
+	lifeClosed     // Close: data arriving now is answered with RST
+	lifeReset      // reset by either side
+
+	// Send half (s.sendMu).
+	lifeFinQueued // CloseWrite or Close: the writer owes the peer our FIN
+	lifeFinSent   // the FIN is written, or never will be (reset)
+	lifeRstQueued // an RST (rstCode) follows the FIN
+
+	// End (no lock: setDone).
+	lifeSendDone // FIN written, or reset
+	lifeRecvDone // FIN received, or reset
+	lifeRemoved  // forgotten by the session
 )
+
+// is reports whether any of the events in b has happened.
+func (st *Stream) is(b life) bool { return life(st.state.Load())&b != 0 }
+
+// mark records the events in b, under the lock each needs, and returns
+// the life before.
+func (st *Stream) mark(b life) life { return life(st.state.Or(uint32(b))) }
 
 var _ net.Conn = (*Stream)(nil)
 
@@ -116,7 +143,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			n := st.buf.read(p)
 			st.rw.consume(uint32(n))
 			var delta uint32
-			if !st.finRecv && !st.readClosed && st.rw.wantUpdate() {
+			if !st.is(lifeFinRecv|lifeReadClosed) && st.rw.wantUpdate() {
 				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
 			}
 			st.reads.leave()
@@ -131,9 +158,9 @@ func (st *Stream) Read(p []byte) (int, error) {
 		switch {
 		case st.readErr != nil:
 			err = st.readErr
-		case st.readClosed:
+		case st.is(lifeReadClosed):
 			err = ErrReadClosed
-		case st.finRecv:
+		case st.is(lifeFinRecv):
 			err = io.EOF
 		case len(p) == 0:
 		default:
@@ -255,7 +282,7 @@ func (st *Stream) Write(p []byte) (int, error) {
 		s.sendMu.Lock()
 		if stop != nil && st.pend != nil {
 			st.pend, stopped = nil, stop
-			if !st.finQueued && !st.rstQueued {
+			if !st.is(lifeFinQueued | lifeRstQueued) {
 				s.sender.ready.remove(st)
 			}
 		}
@@ -280,7 +307,7 @@ func (st *Stream) writeErrLocked() error {
 	switch {
 	case st.writeErr != nil:
 		return st.writeErr
-	case st.finQueued:
+	case st.is(lifeFinQueued):
 		return ErrWriteClosed
 	case st.s.sender.closing:
 		return st.s.closedErr()
@@ -336,10 +363,10 @@ func (st *Stream) CloseWrite() error {
 // closeWriteLocked queues the FIN once. Call with sendMu held; the
 // caller wakes the writer.
 func (st *Stream) closeWriteLocked() {
-	if st.finQueued || st.writeErr != nil {
+	if st.is(lifeFinQueued) || st.writeErr != nil {
 		return
 	}
-	st.finQueued = true
+	st.mark(lifeFinQueued)
 	st.withdrawLocked()
 	st.s.sender.ready.push(st)
 }
@@ -347,10 +374,7 @@ func (st *Stream) closeWriteLocked() {
 // usable reports ErrStreamClosed after Close, the session's error once it
 // has ended, or nil.
 func (st *Stream) usable() error {
-	st.mu.Lock()
-	closed := st.closed
-	st.mu.Unlock()
-	if closed {
+	if st.is(lifeClosed) {
 		return ErrStreamClosed
 	}
 	select {
@@ -370,7 +394,7 @@ func (st *Stream) CloseRead() error {
 		return err
 	}
 	st.mu.Lock()
-	st.readClosed = true
+	st.mark(lifeReadClosed)
 	st.buf.reset()
 	st.wakeReaderLocked()
 	st.mu.Unlock()
@@ -387,11 +411,11 @@ func (st *Stream) CloseRead() error {
 func (st *Stream) Close() error {
 	s := st.s
 	st.mu.Lock()
-	if st.closed {
+	if st.is(lifeClosed) {
 		st.mu.Unlock()
 		return ErrStreamClosed
 	}
-	st.closed, st.readClosed = true, true
+	st.mark(lifeClosed | lifeReadClosed)
 	unread := st.buf.len() > 0
 	st.buf.reset()
 	st.wakeReaderLocked()
@@ -403,7 +427,7 @@ func (st *Stream) Close() error {
 	s.wakeWriter()
 
 	st.mu.Lock()
-	peerOpen := !st.finRecv && !st.reset
+	peerOpen := !st.is(lifeFinRecv | lifeReset)
 	if peerOpen && !unread && s.cfg.StreamCloseTimeout > 0 && !isClosed(s.dead) {
 		st.setTimerLocked(s.cfg.StreamCloseTimeout, func() { st.abort(CodeTimeout, false) })
 	}
@@ -436,12 +460,12 @@ func (st *Stream) abort(code ErrorCode, remote bool) {
 	s := st.s
 	serr := &StreamError{StreamID: st.id, Code: code, Remote: remote}
 	st.mu.Lock()
-	if st.reset {
+	if st.is(lifeReset) {
 		st.mu.Unlock()
 		return
 	}
-	st.reset = true
-	if !remote || !st.finRecv {
+	st.mark(lifeReset)
+	if !remote || !st.is(lifeFinRecv) {
 		st.readErr = serr
 		st.buf.reset()
 	}
@@ -455,15 +479,15 @@ func (st *Stream) abort(code ErrorCode, remote bool) {
 	}
 	st.withdrawLocked()
 	s.sender.ready.remove(st)
-	st.finSent = true // no FIN after a reset
+	st.mark(lifeFinSent) // no FIN after a reset
 	unseen := s.withdrawSYNLocked(st)
 	s.sendMu.Unlock()
 
 	s.stats.streamsReset.Add(1)
-	if !remote && !unseen && st.state.Load()&stRemoved == 0 {
+	if !remote && !unseen && !st.is(lifeRemoved) {
 		s.queueRST(st.id, code)
 	}
-	st.setDone(stSendDone | stRecvDone)
+	st.setDone(lifeSendDone | lifeRecvDone)
 }
 
 // resetAfterFin resets the stream with code after its FIN has been
@@ -471,11 +495,11 @@ func (st *Stream) abort(code ErrorCode, remote bool) {
 func (st *Stream) resetAfterFin(code ErrorCode) {
 	s := st.s
 	st.mu.Lock()
-	if st.reset {
+	if st.is(lifeReset) {
 		st.mu.Unlock()
 		return
 	}
-	st.reset = true
+	st.mark(lifeReset)
 	if st.readErr == nil {
 		st.readErr = &StreamError{StreamID: st.id, Code: code}
 	}
@@ -484,31 +508,32 @@ func (st *Stream) resetAfterFin(code ErrorCode) {
 	st.mu.Unlock()
 
 	s.sendMu.Lock()
-	queued := st.finQueued && !st.finSent
+	queued := st.is(lifeFinQueued) && !st.is(lifeFinSent)
 	if queued {
-		st.rstQueued, st.rstCode = true, code
+		st.rstCode = code
+		st.mark(lifeRstQueued)
 	}
 	s.sendMu.Unlock()
 	s.stats.streamsReset.Add(1)
 	if queued { // the writer sends FIN then RST and marks the send half done
-		st.setDone(stRecvDone)
+		st.setDone(lifeRecvDone)
 		return
 	}
 	s.queueRST(st.id, code)
-	st.setDone(stSendDone | stRecvDone)
+	st.setDone(lifeSendDone | lifeRecvDone)
 }
 
 // recvAck records the peer's ACK, which frees a place in its accept
 // backlog for our next open, and stops the open timer.
 func (st *Stream) recvAck() {
-	if !st.acked.Swap(true) {
+	if st.mark(lifeAcked)&lifeAcked == 0 {
 		s := st.s
 		s.mu.Lock()
 		s.ackedLocked()
 		s.mu.Unlock()
 	}
 	st.mu.Lock()
-	if !st.closed {
+	if !st.is(lifeClosed) {
 		st.stopTimerLocked()
 	}
 	st.mu.Unlock()
@@ -517,40 +542,28 @@ func (st *Stream) recvAck() {
 // recvFin records the peer's FIN: Read returns io.EOF after the data.
 func (st *Stream) recvFin() {
 	st.mu.Lock()
-	if st.finRecv {
+	if st.is(lifeFinRecv) {
 		st.mu.Unlock()
 		return
 	}
-	st.finRecv = true
-	if st.closed {
+	st.mark(lifeFinRecv)
+	if st.is(lifeClosed) {
 		st.stopTimerLocked()
 	}
 	st.wakeReaderLocked()
 	st.mu.Unlock()
-	st.setDone(stRecvDone)
+	st.setDone(lifeRecvDone)
 }
 
 // sendDone is called by the writer once the FIN (and any RST after it)
 // has been written.
-func (st *Stream) sendDone() { st.setDone(stSendDone) }
+func (st *Stream) sendDone() { st.setDone(lifeSendDone) }
 
 // setDone marks halves done and forgets the stream once both are.
-func (st *Stream) setDone(bits uint32) {
-	for {
-		old := st.state.Load()
-		next := old | bits
-		if next&(stSendDone|stRecvDone) == stSendDone|stRecvDone {
-			next |= stRemoved
-		}
-		if next == old {
-			return
-		}
-		if st.state.CompareAndSwap(old, next) {
-			if next&stRemoved != 0 && old&stRemoved == 0 {
-				st.forget()
-			}
-			return
-		}
+func (st *Stream) setDone(halves life) {
+	const both = lifeSendDone | lifeRecvDone
+	if (st.mark(halves)|halves)&both == both && st.mark(lifeRemoved)&lifeRemoved == 0 {
+		st.forget()
 	}
 }
 
@@ -595,7 +608,7 @@ func (st *Stream) stopTimers() {
 func (st *Stream) startOpenTimer(d time.Duration) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.reset || st.closed {
+	if st.is(lifeReset | lifeClosed) {
 		return
 	}
 	st.setTimerLocked(d, func() {
@@ -603,7 +616,7 @@ func (st *Stream) startOpenTimer(d time.Duration) {
 		s.sendMu.Lock()
 		// An acceptor whose frames all acknowledge (yamux) may send none
 		// after our FIN; yamux itself stops its open timer once it closes.
-		acked := st.acked.Load() || (s.d.anyFrameAcks && st.finQueued)
+		acked := st.is(lifeAcked) || (s.d.anyFrameAcks && st.is(lifeFinQueued))
 		s.sendMu.Unlock()
 		if !acked {
 			st.abort(CodeTimeout, false)
