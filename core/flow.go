@@ -1,6 +1,7 @@
 package core
 
 import (
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -43,6 +44,7 @@ type recvWindow struct {
 	size     uint32 // current window: most bytes the peer may have in flight
 	buffered uint32 // received, not yet read by the application
 	unacked  uint32 // read, but not yet returned to the peer as credit
+	seen     uint32 // the budget's measuring epoch this stream last returned credit in (budget.measure)
 
 	epochStart int64  // monoNow when the current epoch began; 0: not yet
 	epochRead  uint64 // bytes read in the current epoch
@@ -97,37 +99,64 @@ func (w *recvWindow) wantUpdate() bool {
 }
 
 // update returns the credit to send back now (call it when wantUpdate
-// reports true); now is monoNow. It also auto-tunes: at the end of an
-// epoch, a window that carried more than two thirds of itself per round
-// trip grows growFactor times, up to maxSize, as far as the session budget
-// allows. rtt is the path's round-trip time; zero (unknown) disables
-// growth.
-func (w *recvWindow) update(now int64, rtt time.Duration, maxSize uint32, b *budget) uint32 {
+// reports true); now is monoNow, received the session's count of Data
+// bytes received so far (its delivery, see budget.measure). It also
+// auto-tunes: at the end of an epoch, a window that carried more than two
+// thirds of itself per round trip grows growFactor times, up to maxSize,
+// as far as the session budget allows; and once the session's delivery
+// rate has stopped growing, no window grows past, and every window
+// shrinks back to, the stream's share of the session's measured BDP
+// (budget.measure). rtt is the path's round-trip time; zero (unknown)
+// disables growth.
+func (w *recvWindow) update(now int64, rtt time.Duration, maxSize uint32, b *budget, received uint64) uint32 {
 	if w.epochStart == 0 {
 		w.epochStart = now
 	}
 	if now >= w.epochStart {
 		w.epochRead += uint64(w.unacked)
 	}
-	if elapsed := now - w.epochStart; rtt > 0 && elapsed >= int64(minEpoch) {
-		// What the stream carried per round trip; under a round trip, what
-		// it carried so far (a lower bound).
-		perRTT := float64(w.epochRead) * float64(rtt) / float64(max(elapsed, int64(rtt)))
-		switch {
-		case 3*perRTT > 2*float64(w.size) && w.size < maxSize:
-			grow := b.takeUpTo(min(uint64(w.size)*(growFactor-1), uint64(maxSize-w.size)))
-			w.size += uint32(grow)
-			w.unacked += uint32(grow)
-			// The grown credit reaches the peer in half a round trip, and
-			// its data is here a round trip from now: until then the
-			// stream carries what the old window allowed, which says
-			// nothing of the new one. The next epoch starts half a round
-			// trip ahead (a window-limited stream's data comes in a burst
-			// that may begin before the round trip is up).
-			w.epochStart, w.epochRead = now+int64(rtt/2), 0
-		case elapsed >= 2*int64(rtt):
-			w.epochStart, w.epochRead = now, 0
+	// What the stream carried per round trip in its epoch, as a fraction
+	// of its window; under a round trip, what it carried so far (a lower
+	// bound).
+	elapsed := now - w.epochStart
+	carried := 0.0
+	if rtt > 0 && elapsed >= int64(minEpoch) {
+		carried = float64(w.epochRead) * float64(rtt) / float64(max(elapsed, int64(rtt))) / float64(w.size)
+	}
+	limit := maxSize
+	if rtt > 0 {
+		perRTT := 0.0 // what it carried per round trip, over at least one
+		if elapsed >= int64(rtt) {
+			perRTT = carried * float64(w.size)
 		}
+		if c := b.measure(now, rtt, received, w.size, perRTT, &w.seen); c > 0 {
+			limit = uint32(min(c, uint64(maxSize)))
+		}
+	}
+	switch {
+	case rtt == 0 || elapsed < int64(minEpoch):
+	case 3*carried > 2 && w.size < limit:
+		grow := b.takeUpTo(min(uint64(w.size)*(growFactor-1), uint64(limit-w.size)))
+		w.size += uint32(grow)
+		w.unacked += uint32(grow)
+		// The grown credit reaches the peer in half a round trip, and its
+		// data is here a round trip from now: until then the stream
+		// carries what the old window allowed, which says nothing of the
+		// new one. The next epoch starts half a round trip ahead (a
+		// window-limited stream's data comes in a burst that may begin
+		// before the round trip is up).
+		w.epochStart, w.epochRead = now+int64(rtt/2), 0
+	case elapsed >= 2*int64(rtt):
+		w.epochStart, w.epochRead = now, 0
+	}
+	if w.size > limit {
+		// Shrink toward the limit by keeping back credit the application
+		// has freed: the peer's credit is spent and not topped up, and
+		// what was kept goes back to the budget.
+		shrink := min(w.size-limit, w.unacked)
+		w.size -= shrink
+		w.unacked -= shrink
+		b.give(uint64(shrink))
 	}
 	delta := w.unacked
 	w.unacked = 0
@@ -139,8 +168,218 @@ func monoNow() int64 { return int64(time.Since(clockBase)) }
 
 var clockBase = time.Now()
 
-// budget is the session-wide receive budget that window growth draws on.
-type budget struct{ left atomic.Int64 }
+// budget is the session-wide receive budget that window growth draws on,
+// and the session's measure of its path (measure), which bounds the
+// windows once the path is full.
+type budget struct {
+	left atomic.Int64
+
+	mu         sync.Mutex // guards the rest; taken under a stream's lock, never the other way
+	base       uint32     // the initial window, as the first update saw it: no window shrinks below it
+	left0      int64      // left then, before any window grew
+	epoch      uint32     // the measuring epoch, counted from 1
+	epochStart int64      // monoNow when it began
+	epochRecv  uint64     // the session's received bytes then
+	lastWin    float64    // the sum of the windows when the last epoch began
+	streams    uint32     // streams that returned credit in this epoch
+	again      uint32     // of those, streams that returned credit in the last epoch too
+	lastN      uint32     // streams that returned credit in the last epoch
+	weight     float64    // streams in this epoch weighed by what they carried next to eq, at most 1 each
+	weighed    uint32     // streams weighed in this epoch
+	eq         float64    // an equal share of what the last epoch carried per round trip, less what noise takes
+	drain      uint8      // epochs left in which every stream gets an equal share
+	rates      [rateEpochs]float32
+	ri         uint8   // where the next epoch's rate goes in rates
+	stalls     uint8   // epochs since the rate last grew by a quarter
+	fullRate   float32 // the rate then
+	full       bool    // the path is full: windows are bounded
+	bound      uint64  // the most a window may be while full
+}
+
+// The session's measure. Every window grows by its own stream's evidence
+// (recvWindow.update), in steps of growFactor, so together they overshoot
+// what the path holds: the last step lands up to 4x past a stream's need,
+// and the first streams to grow may stop 4x above the others once the
+// path is full. The excess is credit the peer spends queueing data in
+// the carrier's buffers (its kernel's, a proxy's) ahead of every other
+// frame, and where that queue is deeper than a round trip's worth of the
+// smaller windows, each stream's share of the path is its window's share
+// of the sum, not an equal one.
+//
+// So the session measures what the path delivers: the bytes received per
+// second over epochs of at least a round trip (rates holds the last
+// rateEpochs); their maximum times the minimum RTT is the path's BDP.
+// While that rate still grows by a quarter every few epochs (fullStalls),
+// and the windows carry more than 1/fullSlack of themselves per round
+// trip, the path is not full, and windows grow as they prove they limit,
+// as TCP's slow start does. Then the windows are bounded, so that
+// together they hold fullGain times the BDP:
+//
+//   - When the path turns out full, every stream that returns credit gets
+//     an equal share; a window above it shrinks back (update keeps back
+//     credit the application freed), so the first streams to grow lose
+//     their head start within a round trip or two.
+//   - Then, each epoch, the streams the bound holds back (windows at it,
+//     carrying over half of them per round trip) share what the others
+//     leave: fullGain times the BDP less what the others carried. A
+//     stream that needs less than a share (an application that reads or
+//     writes slowly, an RPC stream) leaves the rest to those that need
+//     more, and a stream that joins grows up to the bound, which shrinks
+//     as it carries more, to an equal share.
+//   - Held back streams carry what the bound allows, so if the path gets
+//     faster the measured BDP, and the bound, grow with them, by up to
+//     fullGain per epoch.
+//
+// A lull (an epoch of over four round trips: too little arrives to
+// return credit) starts the measure over.
+
+// rateEpochs is how many epochs the measured rate's maximum spans.
+const rateEpochs = 8
+
+// fullStalls is how many epochs without the rate growing by a quarter
+// show that the path is full (as BBR's startup judges it).
+const fullStalls = 3
+
+// fullSlack: windows that together allow this many times what the
+// session carried per round trip show the path full without waiting for
+// the rate to stall. Windows that limit carry at least three quarters of
+// themselves per round trip (credit returns at a quarter), so half is
+// well clear of them.
+const fullSlack = 2
+
+// fullDrain is how many epochs after the path turns out full every
+// stream that returns credit gets an equal share: while the windows that
+// grew first shrink back, their streams still carry more than the others.
+const fullDrain = 3
+
+// shareNoise: a stream that carried this much of an equal share per
+// round trip counts as a whole stream for sharing. Streams held back by
+// equal windows carry equal shares on average, but what one carries over
+// a round trip or two varies by a quarter either way (the peer sends a
+// stream's credit in bursts as it returns), and counting those below a
+// share for less would make the shares too large.
+const shareNoise = 0.7
+
+// fullGain is the sum of a full session's windows over its BDP: enough
+// that the path stays busy while credit is on its way back, little
+// enough that the data in flight beyond the BDP (what waits in the
+// carrier's and the path's queues, ahead of every other stream's frames)
+// is a fifth of a round trip's worth.
+const fullGain = 1.2
+
+// measure accounts for a stream returning credit at now, with the
+// session having received received bytes so far, and returns the most a
+// window may be (0: no bound, the path is not known to be full). size is
+// the stream's window; perRTT what it carried per round trip over its
+// last round trip or more (0: not known); seen its epoch mark
+// (recvWindow.seen).
+func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uint32, perRTT float64, seen *uint32) uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.epoch == 0 {
+		b.base, b.left0 = size, b.left.Load()
+		b.restart(now, received)
+	}
+	epoch := int64(max(rtt, minEpoch))
+	if elapsed := now - b.epochStart; elapsed >= epoch {
+		if elapsed > 4*epoch {
+			b.restart(now, received) // a lull
+		} else {
+			b.endEpoch(received-b.epochRecv, elapsed, rtt)
+			b.epoch++
+			b.epochStart, b.epochRecv = now, received
+			b.lastN, b.streams, b.again = b.streams, 0, 0
+			b.weight, b.weighed = 0, 0
+		}
+	}
+	// seen holds the epoch, shifted, and whether the stream was weighed
+	// in it.
+	if *seen>>1 != b.epoch {
+		if *seen>>1 == b.epoch-1 {
+			b.again++
+		}
+		*seen = b.epoch << 1
+		b.streams++
+	}
+	if *seen&1 == 0 && perRTT > 0 && b.eq > 0 {
+		*seen |= 1
+		b.weighed++
+		b.weight += min(1, perRTT/b.eq)
+	}
+	if !b.full {
+		return 0
+	}
+	return b.bound
+}
+
+// restart starts the measure over: the path is not known to be full.
+// Call with mu held.
+func (b *budget) restart(now int64, received uint64) {
+	b.epoch++
+	b.epochStart, b.epochRecv = now, received
+	b.lastWin = 0
+	b.streams, b.again, b.lastN, b.drain = 0, 0, 0, 0
+	b.weight, b.weighed, b.eq = 0, 0, 0
+	b.rates, b.ri = [rateEpochs]float32{}, 0
+	b.stalls, b.fullRate, b.full, b.bound = 0, 0, false, 0
+}
+
+// endEpoch ends an epoch of elapsed nanoseconds that carried bytes,
+// judges whether the path is full and sets the bound. Call with mu held.
+func (b *budget) endEpoch(bytes uint64, elapsed int64, rtt time.Duration) {
+	rate := float64(bytes) * float64(time.Second) / float64(elapsed)
+	b.rates[b.ri] = float32(rate)
+	b.ri = (b.ri + 1) % rateEpochs
+	var best float32
+	for _, r := range b.rates {
+		best = max(best, r)
+	}
+	bdp := float64(best) * rtt.Seconds()
+	// The streams that returned credit in this epoch or the last (a
+	// stream's data comes in bursts as its credit goes back, so one epoch
+	// may miss some).
+	n := float64(max(1, b.lastN+b.streams-b.again))
+	// Those that count for sharing: each weighed by what it carried next
+	// to an equal share, so that one carrying less than a share (reading
+	// slowly, or sending little) leaves the rest to the others; those not
+	// weighed count whole.
+	nEff := max(1, n-float64(b.weighed)+b.weight)
+	b.eq = shareNoise * rate * rtt.Seconds() / n
+	// The windows of the streams returning credit when the last epoch
+	// began, a round trip or more ago: their data had time to arrive.
+	win := b.lastWin
+	b.lastWin = float64(b.left0-b.left.Load()) + n*float64(b.base)
+	if !b.full {
+		switch {
+		case rate > 0 && win > fullSlack*rate*rtt.Seconds():
+			// The windows allowed twice what came: they are not what
+			// limits, and growing them adds only queue.
+			b.full = true
+		case best >= 1.25*b.fullRate:
+			b.fullRate, b.stalls = best, 0
+		default:
+			b.stalls++
+			b.full = b.stalls >= fullStalls
+		}
+		if b.full {
+			b.bound, b.drain = b.share(fullGain*bdp/n), fullDrain
+		}
+		return
+	}
+	if b.drain > 0 {
+		b.drain--
+		return
+	}
+	b.bound = min(b.share(fullGain*bdp/nEff), b.bound+b.bound/4)
+}
+
+// share is the window that keeps target bytes in flight on average: a
+// window returns credit in batches of a quarter of itself, and at least
+// minCreditReturn (wantUpdate), so what it has in flight is on average
+// an eighth short of it, or half of minCreditReturn. Never under base.
+func (b *budget) share(target float64) uint64 {
+	return uint64(max(float64(b.base), target*8/7, target+minCreditReturn/2))
+}
 
 // takeUpTo takes as much of n as is left, and returns what it took.
 func (b *budget) takeUpTo(n uint64) uint64 {

@@ -20,7 +20,7 @@ func TestRecvWindowCredit(t *testing.T) {
 	w.consume(56 << 10)
 	require.True(t, w.wantUpdate())
 	var b budget
-	delta := w.update(1, 0, size, &b)
+	delta := w.update(1, 0, size, &b, 0)
 	assert.Equal(t, uint32(256<<10), delta, "returns exactly what was read")
 	assert.Equal(t, uint32(256<<10), w.credit())
 
@@ -45,7 +45,7 @@ func carry(t *testing.T, w *recvWindow, n int, start int64, d time.Duration, rtt
 		require.True(t, w.receive(size/2))
 		w.consume(size / 2)
 		require.True(t, w.wantUpdate())
-		total += w.update(start+int64(d)*int64(i)/int64(steps), rtt, max, b)
+		total += w.update(start+int64(d)*int64(i)/int64(steps), rtt, max, b, 0)
 	}
 	return total
 }
@@ -60,7 +60,7 @@ func TestRecvWindowAutoTune(t *testing.T) {
 	// trips. The window grows fourfold (growFactor) after the first round
 	// trip, and the growth is credit at once.
 	w := recvWindow{size: size}
-	w.update(1, rtt, max, &b) // nothing read yet: starts the epoch
+	w.update(1, rtt, max, &b, 0) // nothing read yet: starts the epoch
 	credit := carry(t, &w, 1, 1, rtt, rtt, max, &b)
 	assert.Equal(t, uint32(4*size), w.size)
 	assert.Equal(t, uint32(4*size), credit, "all that was read, plus the growth")
@@ -70,28 +70,28 @@ func TestRecvWindowAutoTune(t *testing.T) {
 	w = recvWindow{size: size}
 	low := &budget{}
 	low.give(size / 2)
-	w.update(1, rtt, max, low)
+	w.update(1, rtt, max, low, 0)
 	carry(t, &w, 1, 1, rtt, rtt, max, low)
 	assert.Equal(t, uint32(size+size/2), w.size)
 	assert.Zero(t, low.left.Load())
 
 	// Carrying half a window per round trip, the window does not limit.
 	w = recvWindow{size: size}
-	w.update(1, rtt, max, &b)
+	w.update(1, rtt, max, &b, 0)
 	carry(t, &w, 1, 1, 2*rtt, rtt, max, &b)
 	assert.Equal(t, uint32(size), w.size, "half a window per round trip")
 
 	// The same bytes at the same pace on a path with a 10 µs round trip:
 	// the stream carried a sliver of a window per round trip.
 	w = recvWindow{size: size}
-	w.update(1, 10*time.Microsecond, max, &b)
+	w.update(1, 10*time.Microsecond, max, &b, 0)
 	carry(t, &w, 2, 1, 2*rtt, 10*time.Microsecond, max, &b)
 	assert.Equal(t, uint32(size), w.size, "no growth on a short path")
 
 	// A burst, read from a backlog at memory speed within a microsecond,
 	// proves nothing: the epoch lasts at least a millisecond.
 	w = recvWindow{size: size}
-	w.update(1, 10*time.Microsecond, max, &b)
+	w.update(1, 10*time.Microsecond, max, &b, 0)
 	carry(t, &w, 2, 1, time.Microsecond, 10*time.Microsecond, max, &b)
 	assert.Equal(t, uint32(size), w.size, "no growth on a burst")
 
@@ -108,7 +108,7 @@ func TestRecvWindowAutoTune(t *testing.T) {
 		{"no rtt", size, 0, &b},
 	} {
 		w := recvWindow{size: c.size}
-		w.update(1, c.rtt, max, c.b)
+		w.update(1, c.rtt, max, c.b, 0)
 		carry(t, &w, 2, 1, 2*rtt, c.rtt, max, c.b)
 		assert.Equal(t, c.size, w.size, c.name)
 	}
@@ -165,10 +165,10 @@ func TestRecvWindowGrowsWithinRoundTrip(t *testing.T) {
 		t.Helper()
 		require.True(t, w.receive(n))
 		w.consume(n)
-		w.update(int64(at), rtt, maxSize, &b)
+		w.update(int64(at), rtt, maxSize, &b, 0)
 	}
 	w := recvWindow{size: size}
-	w.update(int64(time.Millisecond), rtt, maxSize, &b) // the epoch starts
+	w.update(int64(time.Millisecond), rtt, maxSize, &b, 0) // the epoch starts
 	read(&w, size/2, 60*time.Millisecond)
 	assert.Equal(t, uint32(size), w.size, "half a window so far")
 	read(&w, size/2, 61*time.Millisecond)

@@ -144,7 +144,7 @@ func (st *Stream) Read(p []byte) (int, error) {
 			st.rw.consume(uint32(n))
 			var delta uint32
 			if !st.is(lifeFinRecv|lifeReadClosed) && st.rw.wantUpdate() {
-				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget)
+				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget, s.stats.bytesIn.Load())
 			}
 			st.reads.leave()
 			st.mu.Unlock()
