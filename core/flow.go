@@ -125,12 +125,16 @@ func (w *recvWindow) update(now int64, rtt time.Duration, maxSize uint32, b *bud
 	}
 	limit := maxSize
 	if rtt > 0 {
-		perRTT := 0.0 // what it carried per round trip, over at least one
-		if elapsed >= int64(rtt) {
-			perRTT = carried * float64(w.size)
-		}
-		if c := b.measure(now, rtt, received, w.size, perRTT, &w.seen); c > 0 {
+		if c := b.measure(now, rtt, received, w.size, &w.seen); c > 0 {
 			limit = uint32(min(c, uint64(maxSize)))
+			if elapsed >= 2*int64(rtt) && 2*carried < 1 {
+				// Bounded, a window that carried under half of itself per
+				// round trip for two is not what holds its stream back
+				// (its application is): it shrinks to twice what it
+				// carries, so that the windows' growth stays a measure of
+				// the credit in use (budget.endEpoch).
+				limit = min(limit, max(b.base, uint32(2*carried*float64(w.size))))
+			}
 		}
 	}
 	switch {
@@ -180,18 +184,14 @@ type budget struct {
 	epoch      uint32     // the measuring epoch, counted from 1
 	epochStart int64      // monoNow when it began
 	epochRecv  uint64     // the session's received bytes then
-	lastWin    float64    // the sum of the windows when the last epoch began
+	lastGrown  float64    // how far the windows had grown in all when the last epoch began
 	streams    uint32     // streams that returned credit in this epoch
 	again      uint32     // of those, streams that returned credit in the last epoch too
 	lastN      uint32     // streams that returned credit in the last epoch
-	weight     float64    // streams in this epoch weighed by what they carried next to eq, at most 1 each
-	weighed    uint32     // streams weighed in this epoch
-	eq         float64    // an equal share of what the last epoch carried per round trip, less what noise takes
-	drain      uint8      // epochs left in which every stream gets an equal share
 	rates      [rateEpochs]float32
 	ri         uint8   // where the next epoch's rate goes in rates
 	stalls     uint8   // epochs since the rate last grew by a quarter
-	fullRate   float32 // the rate then
+	fullRate   float32 // the rate then; once full, the path's rate when it last showed full
 	full       bool    // the path is full: windows are bounded
 	bound      uint64  // the most a window may be while full
 }
@@ -208,27 +208,28 @@ type budget struct {
 //
 // So the session measures what the path delivers: the bytes received per
 // second over epochs of at least a round trip (rates holds the last
-// rateEpochs); their maximum times the minimum RTT is the path's BDP.
-// While that rate still grows by a quarter every few epochs (fullStalls),
-// and the windows carry more than 1/fullSlack of themselves per round
-// trip, the path is not full, and windows grow as they prove they limit,
-// as TCP's slow start does. Then the windows are bounded, so that
-// together they hold fullGain times the BDP:
+// rateEpochs); their maximum times the minimum RTT is the path's BDP. The
+// path is full when that rate stops growing by a quarter every few epochs
+// (fullStalls, as BBR's startup judges it), or when the windows' growth
+// allows fullSlack times what the session carries per round trip. Until
+// then windows grow as they prove they limit, as TCP's slow start does.
+// Then the windows are bounded:
 //
-//   - When the path turns out full, every stream that returns credit gets
-//     an equal share; a window above it shrinks back (update keeps back
-//     credit the application freed), so the first streams to grow lose
-//     their head start within a round trip or two.
-//   - Then, each epoch, the streams the bound holds back (windows at it,
-//     carrying over half of them per round trip) share what the others
-//     leave: fullGain times the BDP less what the others carried. A
-//     stream that needs less than a share (an application that reads or
-//     writes slowly, an RPC stream) leaves the rest to those that need
-//     more, and a stream that joins grows up to the bound, which shrinks
-//     as it carries more, to an equal share.
-//   - Held back streams carry what the bound allows, so if the path gets
-//     faster the measured BDP, and the bound, grow with them, by up to
-//     fullGain per epoch.
+//   - When the path turns out full, and whenever the windows' growth again
+//     allows fullSlack times what arrives, every stream that returns
+//     credit gets an equal share of fullGain times the BDP. A window above
+//     the bound shrinks back (update keeps back credit the application
+//     freed), so the first streams to grow lose their head start within
+//     a round trip or two, and the data in flight beyond the BDP, which
+//     every other stream's frames wait behind, is a fifth of the BDP.
+//   - While the session carries clearly less (probeBelow) than the path
+//     did when it last showed full, the bound grows by a quarter per
+//     epoch: streams held back by it then carry more, until the path is
+//     full again. So a stream beside others that send little is not held
+//     to an equal share. A bound larger than the streams need costs
+//     nothing: a window grows only when it limits its stream. If the
+//     path got slower, the windows grown past it soon allow fullSlack
+//     times what arrives, and the shares start again from its new rate.
 //
 // A lull (an epoch of over four round trips: too little arrives to
 // return credit) starts the measure over.
@@ -237,43 +238,32 @@ type budget struct {
 const rateEpochs = 8
 
 // fullStalls is how many epochs without the rate growing by a quarter
-// show that the path is full (as BBR's startup judges it).
+// show that the path is full.
 const fullStalls = 3
 
-// fullSlack: windows that together allow this many times what the
-// session carried per round trip show the path full without waiting for
-// the rate to stall. Windows that limit carry at least three quarters of
-// themselves per round trip (credit returns at a quarter), so half is
-// well clear of them.
-const fullSlack = 2
+// fullSlack: windows whose growth allows this many times what the
+// session carried per round trip are not what limits it; the path is
+// full, and growing them adds only queue. Windows that limit carry at
+// least three quarters of themselves per round trip (credit returns at a
+// quarter), and the bound gives fullGain*8/7 of the BDP, so 1.5 is clear
+// of both.
+const fullSlack = 1.5
 
-// fullDrain is how many epochs after the path turns out full every
-// stream that returns credit gets an equal share: while the windows that
-// grew first shrink back, their streams still carry more than the others.
-const fullDrain = 3
-
-// shareNoise: a stream that carried this much of an equal share per
-// round trip counts as a whole stream for sharing. Streams held back by
-// equal windows carry equal shares on average, but what one carries over
-// a round trip or two varies by a quarter either way (the peer sends a
-// stream's credit in bursts as it returns), and counting those below a
-// share for less would make the shares too large.
-const shareNoise = 0.7
-
-// fullGain is the sum of a full session's windows over its BDP: enough
-// that the path stays busy while credit is on its way back, little
-// enough that the data in flight beyond the BDP (what waits in the
-// carrier's and the path's queues, ahead of every other stream's frames)
-// is a fifth of a round trip's worth.
+// fullGain is the sum of a full session's windows in flight over its
+// BDP: enough that the path stays busy while credit is on its way back,
+// little enough that the data beyond the BDP (what waits in the
+// carrier's and the path's queues) is a fifth of a round trip's worth.
 const fullGain = 1.2
+
+// probeBelow: an epoch that carried less than this much of the path's
+// measured rate leaves room the bound may be holding streams from.
+const probeBelow = 0.85
 
 // measure accounts for a stream returning credit at now, with the
 // session having received received bytes so far, and returns the most a
 // window may be (0: no bound, the path is not known to be full). size is
-// the stream's window; perRTT what it carried per round trip over its
-// last round trip or more (0: not known); seen its epoch mark
-// (recvWindow.seen).
-func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uint32, perRTT float64, seen *uint32) uint64 {
+// the stream's window; seen its epoch mark (recvWindow.seen).
+func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uint32, seen *uint32) uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.epoch == 0 {
@@ -289,22 +279,14 @@ func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uin
 			b.epoch++
 			b.epochStart, b.epochRecv = now, received
 			b.lastN, b.streams, b.again = b.streams, 0, 0
-			b.weight, b.weighed = 0, 0
 		}
 	}
-	// seen holds the epoch, shifted, and whether the stream was weighed
-	// in it.
-	if *seen>>1 != b.epoch {
-		if *seen>>1 == b.epoch-1 {
+	if *seen != b.epoch {
+		if *seen == b.epoch-1 {
 			b.again++
 		}
-		*seen = b.epoch << 1
+		*seen = b.epoch
 		b.streams++
-	}
-	if *seen&1 == 0 && perRTT > 0 && b.eq > 0 {
-		*seen |= 1
-		b.weighed++
-		b.weight += min(1, perRTT/b.eq)
 	}
 	if !b.full {
 		return 0
@@ -317,9 +299,8 @@ func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uin
 func (b *budget) restart(now int64, received uint64) {
 	b.epoch++
 	b.epochStart, b.epochRecv = now, received
-	b.lastWin = 0
-	b.streams, b.again, b.lastN, b.drain = 0, 0, 0, 0
-	b.weight, b.weighed, b.eq = 0, 0, 0
+	b.lastGrown = 0
+	b.streams, b.again, b.lastN = 0, 0, 0
 	b.rates, b.ri = [rateEpochs]float32{}, 0
 	b.stalls, b.fullRate, b.full, b.bound = 0, 0, false, 0
 }
@@ -330,47 +311,41 @@ func (b *budget) endEpoch(bytes uint64, elapsed int64, rtt time.Duration) {
 	rate := float64(bytes) * float64(time.Second) / float64(elapsed)
 	b.rates[b.ri] = float32(rate)
 	b.ri = (b.ri + 1) % rateEpochs
-	var best float32
+	var best float64
 	for _, r := range b.rates {
-		best = max(best, r)
+		best = max(best, float64(r))
 	}
-	bdp := float64(best) * rtt.Seconds()
-	// The streams that returned credit in this epoch or the last (a
-	// stream's data comes in bursts as its credit goes back, so one epoch
-	// may miss some).
-	n := float64(max(1, b.lastN+b.streams-b.again))
-	// Those that count for sharing: each weighed by what it carried next
-	// to an equal share, so that one carrying less than a share (reading
-	// slowly, or sending little) leaves the rest to the others; those not
-	// weighed count whole.
-	nEff := max(1, n-float64(b.weighed)+b.weight)
-	b.eq = shareNoise * rate * rtt.Seconds() / n
-	// The windows of the streams returning credit when the last epoch
-	// began, a round trip or more ago: their data had time to arrive.
-	win := b.lastWin
-	b.lastWin = float64(b.left0-b.left.Load()) + n*float64(b.base)
+	// The windows' growth when the last epoch began, a round trip or
+	// more ago: their data had time to arrive.
+	grown := b.lastGrown
+	b.lastGrown = float64(b.left0 - b.left.Load())
+	overfull := rate > 0 && grown > fullSlack*rate*rtt.Seconds()
 	if !b.full {
 		switch {
-		case rate > 0 && win > fullSlack*rate*rtt.Seconds():
-			// The windows allowed twice what came: they are not what
-			// limits, and growing them adds only queue.
+		case overfull:
 			b.full = true
-		case best >= 1.25*b.fullRate:
-			b.fullRate, b.stalls = best, 0
+		case best >= 1.25*float64(b.fullRate):
+			b.fullRate, b.stalls = float32(best), 0
 		default:
 			b.stalls++
 			b.full = b.stalls >= fullStalls
 		}
-		if b.full {
-			b.bound, b.drain = b.share(fullGain*bdp/n), fullDrain
+		if !b.full {
+			return
 		}
-		return
+		overfull = true
 	}
-	if b.drain > 0 {
-		b.drain--
-		return
+	switch {
+	case overfull:
+		// Shares for the streams that returned credit in this epoch or
+		// the last (a stream's data comes in bursts as its credit goes
+		// back, so one epoch may miss some).
+		n := float64(max(1, b.lastN+b.streams-b.again))
+		b.bound = b.share(fullGain * best * rtt.Seconds() / n)
+		b.fullRate = float32(best)
+	case rate < probeBelow*float64(b.fullRate):
+		b.bound = min(b.bound+b.bound/4, maxCredit)
 	}
-	b.bound = min(b.share(fullGain*bdp/nEff), b.bound+b.bound/4)
 }
 
 // share is the window that keeps target bytes in flight on average: a

@@ -183,3 +183,152 @@ func TestRecvWindowGrowsWithinRoundTrip(t *testing.T) {
 	read(&w, 2*size, 166*time.Millisecond)
 	assert.Equal(t, uint32(16*size), w.size, "the new window in one burst")
 }
+
+// simStream is a stream in simulate: a receive window, and the most its
+// application sends per second (0: as much as it may).
+type simStream struct {
+	w    recvWindow
+	want float64
+}
+
+// simulate drives streams sharing budget b over a fluid model of a path
+// of link bytes per second and round-trip time rtt, for d from start (in
+// monoNow nanoseconds), a millisecond at a time. Each millisecond the
+// link is shared max-min fairly among the streams' demands: what a
+// stream's window allows per round trip, or what its application sends
+// if that is less. Each stream reads what it received at once and
+// returns credit as Stream.Read does. It returns the time it ended at;
+// *received counts the session's bytes.
+func simulate(t *testing.T, streams []*simStream, b *budget, link float64, rtt time.Duration, start int64, d time.Duration, received *uint64) int64 {
+	t.Helper()
+	const step = time.Millisecond
+	const maxSize = 32 << 20
+	demand := make([]float64, len(streams))
+	alloc := make([]float64, len(streams))
+	frac := make([]float64, len(streams))
+	now := start
+	for end := start + int64(d); now < end; now += int64(step) {
+		for i, s := range streams {
+			demand[i] = float64(s.w.size) / rtt.Seconds()
+			if s.want > 0 {
+				demand[i] = min(demand[i], s.want)
+			}
+			alloc[i] = -1
+		}
+		// Max-min fair shares: the smallest demands are met first.
+		left, open := link, len(streams)
+		for open > 0 {
+			share, met := left/float64(open), false
+			for i := range streams {
+				if alloc[i] < 0 && demand[i] <= share {
+					alloc[i], left, open, met = demand[i], left-demand[i], open-1, true
+				}
+			}
+			if !met {
+				for i := range streams {
+					if alloc[i] < 0 {
+						alloc[i] = share
+					}
+				}
+				open = 0
+			}
+		}
+		for i, s := range streams {
+			frac[i] += alloc[i] * step.Seconds()
+			n := uint32(min(frac[i], float64(s.w.credit())))
+			frac[i] -= float64(n)
+			if n == 0 {
+				continue
+			}
+			require.True(t, s.w.receive(n))
+			*received += uint64(n)
+			s.w.consume(n)
+			if s.w.wantUpdate() {
+				s.w.update(now, rtt, maxSize, b, *received)
+			}
+		}
+	}
+	return now
+}
+
+// TestBudgetSharesFullPath: windows that grew apart (two at 4 MiB, six at
+// 1 MiB, as the first streams to grow leave them) over a path they
+// overfill shrink, once the session's rate stops growing, to one equal
+// share of fullGain times the path's BDP, and give what they shed back
+// to the budget.
+func TestBudgetSharesFullPath(t *testing.T) {
+	const initial = 256 << 10
+	const link = 50 << 20
+	const rtt = 50 * time.Millisecond
+	var b budget
+	b.give(64 << 20)
+	streams := make([]*simStream, 8)
+	var received uint64
+	for i := range streams {
+		streams[i] = &simStream{w: recvWindow{size: initial}}
+		streams[i].w.update(1, rtt, 32<<20, &b, 0) // the first sets the base
+		grown := uint32(1 << 20)
+		if i < 2 {
+			grown = 4 << 20
+		}
+		streams[i].w.size += uint32(b.takeUpTo(uint64(grown - initial)))
+	}
+	simulate(t, streams, &b, link, rtt, 1, 2*time.Second, &received)
+
+	bdp := link * rtt.Seconds()
+	want := fullGain * bdp / 8 * 8 / 7 // an equal share of fullGain times the BDP, see share
+	for i, s := range streams {
+		assert.InDelta(t, want, float64(s.w.size), 0.1*want, "stream %d", i)
+	}
+	var sum int64
+	for _, s := range streams {
+		sum += int64(s.w.size - initial)
+	}
+	assert.Equal(t, int64(64<<20)-sum, b.left.Load(), "shed window is back in the budget")
+	// A single stream with that bound still has the whole BDP in flight:
+	// the share is of fullGain times it.
+	assert.Greater(t, 8*want*7/8, bdp)
+}
+
+// TestBudgetLeavesSlowStreamsShare: streams that carry less than an equal
+// share (applications sending slowly) count for less, so a bulk stream
+// beside them gets a window for the rest of the path, not a quarter of
+// it.
+func TestBudgetLeavesSlowStreamsShare(t *testing.T) {
+	const link = 50 << 20
+	const rtt = 50 * time.Millisecond
+	var b budget
+	b.give(64 << 20)
+	bulk := &simStream{w: recvWindow{size: 256 << 10}}
+	streams := []*simStream{bulk}
+	for range 3 {
+		streams = append(streams, &simStream{w: recvWindow{size: 256 << 10}, want: link / 20})
+	}
+	var received uint64
+	simulate(t, streams, &b, link, rtt, 1, 3*time.Second, &received)
+	require.True(t, b.full)
+	// The bulk stream's window carries the rest of the link per round
+	// trip: it is not what holds the stream back.
+	rest := (link - 3*link/20) * rtt.Seconds()
+	assert.GreaterOrEqual(t, float64(bulk.w.size), 0.9*rest)
+	before := received
+	simulate(t, streams, &b, link, rtt, 1+int64(3*time.Second), time.Second, &received)
+	assert.InDelta(t, link, float64(received-before), 0.02*link, "the link stays full")
+}
+
+// TestBudgetRestartsAfterLull: after a lull the measure starts over: no
+// bound until the path shows full again, so windows grow as at the start.
+func TestBudgetRestartsAfterLull(t *testing.T) {
+	const link = 50 << 20
+	const rtt = 50 * time.Millisecond
+	var b budget
+	b.give(64 << 20)
+	streams := []*simStream{{w: recvWindow{size: 256 << 10}}, {w: recvWindow{size: 256 << 10}}}
+	var received uint64
+	now := simulate(t, streams, &b, link, rtt, 1, time.Second, &received)
+	require.True(t, b.full)
+	require.NotZero(t, b.measure(now, rtt, received, streams[0].w.size, &streams[0].w.seen))
+	now += int64(10 * rtt)
+	assert.Zero(t, b.measure(now, rtt, received+1, streams[0].w.size, &streams[0].w.seen), "no bound after a lull")
+	assert.False(t, b.full)
+}
