@@ -35,6 +35,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/netmux/netmux/core"
 )
 
 // config is what the flags select.
@@ -483,7 +485,17 @@ func describe(name string, p params) string {
 		if strings.HasSuffix(name, "x8") {
 			d += fmt.Sprintf("; beside them %d B echo RPCs", p.RPCSize)
 		}
-		return d + "; heap: both ends, after GC at the end"
+		streams := 1
+		if strings.HasSuffix(name, "x8") {
+			streams = p.WANStreams + 1
+		}
+		cfg := core.DefaultConfig()
+		mib := func(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+		return d + fmt.Sprintf("; heap: both ends, after GC at the end; heap peak: both ends, sampled every %v"+
+			" (netmux's documented bound on unread data, both ends: 2 x (MaxStreams x InitialStreamWindow + SessionReceiveBudget) = %s; for these %d streams 2 x (%d x %s + %s) = %s)",
+			heapSampleEvery, mib(2*(int64(cfg.MaxStreams)*int64(cfg.InitialStreamWindow)+int64(cfg.SessionReceiveBudget))),
+			streams, streams, size(int64(cfg.InitialStreamWindow)), size(int64(cfg.SessionReceiveBudget)),
+			mib(2*(int64(streams)*int64(cfg.InitialStreamWindow)+int64(cfg.SessionReceiveBudget))))
 	case "sessions":
 		return fmt.Sprintf("%d idle session pairs (or as many as the open-file limit allows) over loopback TCP, %d dialing at once; heap+stacks and goroutines per end", p.SessionPairs, p.SessionDialers)
 	}

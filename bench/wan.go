@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,10 +35,14 @@ func wanScenario(name string, link, streams int) scenario {
 			metric{Key: "rpc_p99_ms", Label: "RPC p99 ms", Lower: true},
 		)
 	}
-	metrics = append(metrics, metric{Key: "heap_mib", Label: "heap MiB", Lower: true})
+	metrics = append(metrics,
+		metric{Key: "heap_mib", Label: "heap MiB", Lower: true},
+		metric{Key: "heap_peak_mib", Label: "heap peak MiB", Lower: true},
+	)
 	return scenario{
-		Name:    name,
-		Desc:    fmt.Sprintf(desc, link) + "; heap is HeapInuse after a GC at the end of the window less before set-up, both ends, the link's buffers left out",
+		Name: name,
+		Desc: fmt.Sprintf(desc, link) + "; heap is HeapInuse after a GC at the end of the window less before set-up, both ends, the link's buffers left out; " +
+			"heap peak is the most HeapInuse (garbage included) sampled every heapSampleEvery from the first write to the end of the window, less the same",
 		Metrics: metrics,
 		optIn:   true,
 		group:   "wan",
@@ -265,6 +270,83 @@ func connectOnce(ln transport.Listener, d transport.Dialer, addr string) (client
 	}
 }
 
+// heapSampleEvery is how often the wan scenarios sample the heap for its
+// peak.
+const heapSampleEvery = 50 * time.Millisecond
+
+// heapSampler samples the heap in use (HeapInuse: spans with objects in
+// them, live or not yet swept) until stopped, and keeps the most it saw
+// beyond a baseline, the link's own buffers left out. It reads
+// runtime/metrics, which does not stop the world.
+type heapSampler struct {
+	stop    chan struct{}
+	done    chan struct{}
+	base    int64
+	lk      *link // nil: none
+	samples []metrics.Sample
+	mu      sync.Mutex // guards samples and peak
+	peak    int64
+}
+
+// heapMetrics are the runtime/metrics samples whose sum is HeapInuse.
+var heapMetrics = []string{"/memory/classes/heap/objects:bytes", "/memory/classes/heap/unused:bytes"}
+
+// heapInuseNow reads HeapInuse without a collection.
+func heapInuseNow(samples []metrics.Sample) int64 {
+	metrics.Read(samples)
+	var n int64
+	for _, s := range samples {
+		if s.Value.Kind() == metrics.KindUint64 {
+			n += int64(s.Value.Uint64())
+		}
+	}
+	return n
+}
+
+// sampleHeap starts sampling; base is HeapInuse before set-up, lk the
+// link whose buffers to leave out (nil: none).
+func sampleHeap(base uint64, lk *link) *heapSampler {
+	h := &heapSampler{stop: make(chan struct{}), done: make(chan struct{}), base: int64(base), lk: lk,
+		samples: make([]metrics.Sample, len(heapMetrics))}
+	for i, name := range heapMetrics {
+		h.samples[i].Name = name
+	}
+	go func() {
+		defer close(h.done)
+		t := time.NewTicker(heapSampleEvery)
+		defer t.Stop()
+		for {
+			h.sample()
+			select {
+			case <-t.C:
+			case <-h.stop:
+				return
+			}
+		}
+	}()
+	return h
+}
+
+// sample takes one sample.
+func (h *heapSampler) sample() {
+	var held int64
+	if h.lk != nil {
+		held = h.lk.heldBytes()
+	}
+	h.mu.Lock()
+	h.peak = max(h.peak, heapInuseNow(h.samples)-h.base-held)
+	h.mu.Unlock()
+}
+
+// end stops sampling and returns the peak in bytes.
+func (h *heapSampler) end() int64 {
+	close(h.stop)
+	<-h.done
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.peak
+}
+
 // heapInuse returns HeapInuse after a collection.
 func heapInuse() uint64 {
 	runtime.GC()
@@ -377,6 +459,7 @@ func wanRun(c, s sessionLike, lk *link, h0 uint64, spec linkSpec, n int, p param
 		return nil, err
 	}
 	var stop atomic.Bool
+	sampler := sampleHeap(h0, lk)
 	sent := make([]int64, n)
 	var writers sync.WaitGroup
 	for i, st := range streams {
@@ -418,6 +501,7 @@ func wanRun(c, s sessionLike, lk *link, h0 uint64, spec linkSpec, n int, p param
 	}
 	time.Sleep(p.WANMeasure)
 	in1, elapsed := snap(), time.Since(t0)
+	peak := sampler.end()
 	heap := int64(heapInuse()) - int64(h0) - lk.heldBytes()
 	if withRPC {
 		e.set(<-rpcDone)
@@ -444,6 +528,8 @@ func wanRun(c, s sessionLike, lk *link, h0 uint64, spec linkSpec, n int, p param
 		"mibps":     mibps,
 		"link_frac": mibps / spec.mibps(),
 		"heap_mib":  float64(heap) / (1 << 20),
+
+		"heap_peak_mib": float64(peak) / (1 << 20),
 	}
 	if withRPC {
 		var dev float64
