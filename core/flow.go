@@ -7,7 +7,9 @@ import (
 )
 
 // Flow-control arithmetic, kept apart from I/O. recvWindow is owned by
-// its stream's receive lock; budget is shared and atomic.
+// its stream's receive lock; budget is shared: its left is atomic, its
+// measure of the path has a mutex of its own, taken under a stream's
+// lock and never held across anything else.
 
 // recvWindow tracks the receive direction of one stream: how much the peer
 // may still send, how much to give back, and the auto-tuning epoch.
@@ -39,7 +41,9 @@ import (
 // path's BDP (256 KiB to 32 MiB in four steps, each a round trip plus
 // the burst: 0.7 s over 200 ms and 100 MiB/s) against how far past it the
 // last step lands (at most 4x what the stream needed; the excess is
-// credit the sender may use to queue in the carrier).
+// credit the sender may use to queue in the carrier). Once the session's
+// measure shows the path full, windows are bounded and shrink back to a
+// share of its BDP (budget).
 type recvWindow struct {
 	size     uint32 // current window: most bytes the peer may have in flight
 	buffered uint32 // received, not yet read by the application
@@ -100,14 +104,14 @@ func (w *recvWindow) wantUpdate() bool {
 
 // update returns the credit to send back now (call it when wantUpdate
 // reports true); now is monoNow, received the session's count of Data
-// bytes received so far (its delivery, see budget.measure). It also
-// auto-tunes: at the end of an epoch, a window that carried more than two
-// thirds of itself per round trip grows growFactor times, up to maxSize,
-// as far as the session budget allows; and once the session's delivery
-// rate has stopped growing, no window grows past, and every window
-// shrinks back to, the stream's share of the session's measured BDP
-// (budget.measure). rtt is the path's round-trip time; zero (unknown)
-// disables growth.
+// bytes received so far (what budget.measure measures the path by). It
+// also auto-tunes: at the end of an epoch, a window that carried more
+// than two thirds of itself per round trip grows growFactor times, up to
+// maxSize, as far as the session budget allows and, once the path shows
+// full, no further than the session's bound (budget.measure); a window
+// above the bound shrinks to it, by keeping back credit the application
+// freed, never below the window the stream started with. rtt is the
+// path's round-trip time; zero (unknown) disables growth.
 func (w *recvWindow) update(now int64, rtt time.Duration, maxSize uint32, b *budget, received uint64) uint32 {
 	if w.epochStart == 0 {
 		w.epochStart = now
@@ -230,6 +234,11 @@ type budget struct {
 //     nothing: a window grows only when it limits its stream. If the
 //     path got slower, the windows grown past it soon allow fullSlack
 //     times what arrives, and the shares start again from its new rate.
+//   - A bounded window that carried under half of itself per round trip
+//     for two shrinks to twice what it carries: its application, not the
+//     window, holds the stream back, and the windows' growth then stays
+//     a measure of the credit in use, not of windows left over from a
+//     busier time.
 //
 // A lull (an epoch of over four round trips: too little arrives to
 // return credit) starts the measure over.
