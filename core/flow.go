@@ -188,7 +188,7 @@ type budget struct {
 	epoch      uint32     // the measuring epoch, counted from 1
 	epochStart int64      // monoNow when it began
 	epochRecv  uint64     // the session's received bytes then
-	lastGrown  float64    // how far the windows had grown in all when the last epoch began
+	grownAt    [2]float64 // how far the windows had grown in all when this epoch and the last began
 	streams    uint32     // streams that returned credit in this epoch
 	again      uint32     // of those, streams that returned credit in the last epoch too
 	lastN      uint32     // streams that returned credit in the last epoch
@@ -308,7 +308,7 @@ func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uin
 func (b *budget) restart(now int64, received uint64) {
 	b.epoch++
 	b.epochStart, b.epochRecv = now, received
-	b.lastGrown = 0
+	b.grownAt = [2]float64{}
 	b.streams, b.again, b.lastN = 0, 0, 0
 	b.rates, b.ri = [rateEpochs]float32{}, 0
 	b.stalls, b.fullRate, b.full, b.bound = 0, 0, false, 0
@@ -324,10 +324,13 @@ func (b *budget) endEpoch(bytes uint64, elapsed int64, rtt time.Duration) {
 	for _, r := range b.rates {
 		best = max(best, float64(r))
 	}
-	// The windows' growth when the last epoch began, a round trip or
-	// more ago: their data had time to arrive.
-	grown := b.lastGrown
-	b.lastGrown = float64(b.left0 - b.left.Load())
+	// The windows' growth when the last epoch began: credit granted by
+	// then reached the peer and its data came back (a round trip) before
+	// this epoch began, so this epoch carried all of it that the path
+	// and the applications allow. (Growth since may not show yet: a
+	// window grown just before this epoch began would look unused.)
+	grown := b.grownAt[1]
+	b.grownAt = [2]float64{float64(b.left0 - b.left.Load()), b.grownAt[0]}
 	overfull := rate > 0 && grown > fullSlack*rate*rtt.Seconds()
 	if !b.full {
 		switch {
