@@ -196,6 +196,10 @@ type budget struct {
 	ri         uint8   // where the next epoch's rate goes in rates
 	stalls     uint8   // epochs since the rate last grew by a quarter
 	fullRate   float32 // the rate then; once full, the path's rate when it last showed full
+	sinceProbe uint8   // epochs since the last probe (probeEvery)
+	probing    uint8   // epochs into a probe; 0: none
+	probeBase  float64 // the best rate when the probe began
+	probeFrom  uint64  // the bound then
 	full       bool    // the path is full: windows are bounded
 	bound      uint64  // the most a window may be while full
 }
@@ -234,6 +238,9 @@ type budget struct {
 //     nothing: a window grows only when it limits its stream. If the
 //     path got slower, the windows grown past it soon allow fullSlack
 //     times what arrives, and the shares start again from its new rate.
+//   - Every probeEvery epochs the bound grows by a quarter for a couple of
+//     epochs, and stays grown only if the session then carries more:
+//     the path got faster, or the streams' applications did.
 //   - A bounded window that carried under half of itself per round trip
 //     for two shrinks to twice what it carries: its application, not the
 //     window, holds the stream back, and the windows' growth then stays
@@ -267,6 +274,20 @@ const fullGain = 1.2
 // probeBelow: an epoch that carried less than this much of the path's
 // measured rate leaves room the bound may be holding streams from.
 const probeBelow = 0.85
+
+// Every probeEvery epochs of a full path the bound grows by a quarter for
+// probeEpochs epochs; unless the best rate grows by probeGain meanwhile,
+// it goes back, and if it does the next probe follows at once. So a path
+// that got faster, or applications that speed up after the path showed
+// full, are not held at the rate it showed full at, while a path still
+// full sees a quarter more in flight for two epochs in every probeEvery
+// (at 50 ms, a 64 B RPC's p99 beside eight bulk streams went from 71 to
+// 80-89 ms with probing; its p50 did not move).
+const (
+	probeEvery  = 16
+	probeEpochs = 2
+	probeGain   = 1.1
+)
 
 // measure accounts for a stream returning credit at now, with the
 // session having received received bytes so far, and returns the most a
@@ -312,6 +333,7 @@ func (b *budget) restart(now int64, received uint64) {
 	b.streams, b.again, b.lastN = 0, 0, 0
 	b.rates, b.ri = [rateEpochs]float32{}, 0
 	b.stalls, b.fullRate, b.full, b.bound = 0, 0, false, 0
+	b.sinceProbe, b.probing, b.probeBase, b.probeFrom = 0, 0, 0, 0
 }
 
 // endEpoch ends an epoch of elapsed nanoseconds that carried bytes,
@@ -355,8 +377,26 @@ func (b *budget) endEpoch(bytes uint64, elapsed int64, rtt time.Duration) {
 		n := float64(max(1, b.lastN+b.streams-b.again))
 		b.bound = b.share(fullGain * best * rtt.Seconds() / n)
 		b.fullRate = float32(best)
+		b.probing = 0
 	case rate < probeBelow*float64(b.fullRate):
 		b.bound = min(b.bound+b.bound/4, maxCredit)
+	case b.probing > 0:
+		// A probe's credit shows in the rate within two epochs. If the
+		// path took no more, it is full at the bound it had.
+		if b.probing++; b.probing > probeEpochs {
+			if best < probeGain*b.probeBase {
+				b.bound = b.probeFrom
+			} else {
+				b.sinceProbe = probeEvery - 1 // it did: probe again at once
+			}
+			b.fullRate, b.probing = float32(best), 0
+		}
+	default:
+		if b.sinceProbe++; b.sinceProbe >= probeEvery {
+			b.sinceProbe, b.probing = 0, 1
+			b.probeBase, b.probeFrom = best, b.bound
+			b.bound = min(b.bound+b.bound/4, maxCredit)
+		}
 	}
 }
 

@@ -332,3 +332,23 @@ func TestBudgetRestartsAfterLull(t *testing.T) {
 	assert.Zero(t, b.measure(now, rtt, received+1, streams[0].w.size, &streams[0].w.seen), "no bound after a lull")
 	assert.False(t, b.full)
 }
+
+// TestBudgetFollowsFasterPath: a path that gets faster after it showed
+// full (another flow on it ended) is used: the bound does not hold the
+// streams at the rate the path first showed.
+func TestBudgetFollowsFasterPath(t *testing.T) {
+	const rtt = 50 * time.Millisecond
+	var b budget
+	b.give(64 << 20)
+	streams := make([]*simStream, 4)
+	for i := range streams {
+		streams[i] = &simStream{w: recvWindow{size: 256 << 10}}
+	}
+	var received uint64
+	now := simulate(t, streams, &b, 25<<20, rtt, 1, 2*time.Second, &received)
+	require.True(t, b.full)
+	now = simulate(t, streams, &b, 50<<20, rtt, now, 4*time.Second, &received)
+	before := received
+	simulate(t, streams, &b, 50<<20, rtt, now, time.Second, &received)
+	assert.InDelta(t, 50<<20, float64(received-before), 0.1*(50<<20), "the faster path is used")
+}
