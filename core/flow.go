@@ -137,7 +137,7 @@ func (w *recvWindow) update(now int64, rtt time.Duration, maxSize uint32, b *bud
 				// (its application is): it shrinks to twice what it
 				// carries, so that the windows' growth stays a measure of
 				// the credit in use (budget.endEpoch).
-				limit = min(limit, max(b.base, uint32(2*carried*float64(w.size))))
+				limit = min(limit, max(b.path.base, uint32(2*carried*float64(w.size))))
 			}
 		}
 	}
@@ -182,9 +182,14 @@ var clockBase = time.Now()
 type budget struct {
 	left atomic.Int64
 
-	mu         sync.Mutex // guards the rest; taken under a stream's lock, never the other way
+	mu   sync.Mutex   // guards path; taken under a stream's lock, never the other way
+	path *pathMeasure // made by the first measure: an idle session has none
+}
+
+// pathMeasure is the session's measure of its path (budget.measure).
+type pathMeasure struct {
 	base       uint32     // the initial window, as the first update saw it: no window shrinks below it
-	left0      int64      // left then, before any window grew
+	left0      int64      // the budget's left then, before any window grew
 	epoch      uint32     // the measuring epoch, counted from 1
 	epochStart int64      // monoNow when it began
 	epochRecv  uint64     // the session's received bytes then
@@ -296,16 +301,21 @@ const (
 func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uint32, seen *uint32) uint64 {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if b.epoch == 0 {
-		b.base, b.left0 = size, b.left.Load()
-		b.restart(now, received)
+	if b.path == nil {
+		b.path = &pathMeasure{base: size, left0: b.left.Load()}
+		b.path.restart(now, received)
 	}
+	return b.path.measure(now, rtt, received, seen, b.left.Load())
+}
+
+// measure is budget.measure; left is the budget's left now.
+func (b *pathMeasure) measure(now int64, rtt time.Duration, received uint64, seen *uint32, left int64) uint64 {
 	epoch := int64(max(rtt, minEpoch))
 	if elapsed := now - b.epochStart; elapsed >= epoch {
 		if elapsed > 4*epoch {
 			b.restart(now, received) // a lull
 		} else {
-			b.endEpoch(received-b.epochRecv, elapsed, rtt)
+			b.endEpoch(received-b.epochRecv, elapsed, rtt, left)
 			b.epoch++
 			b.epochStart, b.epochRecv = now, received
 			b.lastN, b.streams, b.again = b.streams, 0, 0
@@ -325,8 +335,8 @@ func (b *budget) measure(now int64, rtt time.Duration, received uint64, size uin
 }
 
 // restart starts the measure over: the path is not known to be full.
-// Call with mu held.
-func (b *budget) restart(now int64, received uint64) {
+// Call with the budget's mu held.
+func (b *pathMeasure) restart(now int64, received uint64) {
 	b.epoch++
 	b.epochStart, b.epochRecv = now, received
 	b.grownAt = [2]float64{}
@@ -337,8 +347,9 @@ func (b *budget) restart(now int64, received uint64) {
 }
 
 // endEpoch ends an epoch of elapsed nanoseconds that carried bytes,
-// judges whether the path is full and sets the bound. Call with mu held.
-func (b *budget) endEpoch(bytes uint64, elapsed int64, rtt time.Duration) {
+// judges whether the path is full and sets the bound; left is the
+// budget's left now. Call with the budget's mu held.
+func (b *pathMeasure) endEpoch(bytes uint64, elapsed int64, rtt time.Duration, left int64) {
 	rate := float64(bytes) * float64(time.Second) / float64(elapsed)
 	b.rates[b.ri] = float32(rate)
 	b.ri = (b.ri + 1) % rateEpochs
@@ -352,7 +363,7 @@ func (b *budget) endEpoch(bytes uint64, elapsed int64, rtt time.Duration) {
 	// and the applications allow. (Growth since may not show yet: a
 	// window grown just before this epoch began would look unused.)
 	grown := b.grownAt[1]
-	b.grownAt = [2]float64{float64(b.left0 - b.left.Load()), b.grownAt[0]}
+	b.grownAt = [2]float64{float64(b.left0 - left), b.grownAt[0]}
 	overfull := rate > 0 && grown > fullSlack*rate*rtt.Seconds()
 	if !b.full {
 		switch {
@@ -404,7 +415,7 @@ func (b *budget) endEpoch(bytes uint64, elapsed int64, rtt time.Duration) {
 // window returns credit in batches of a quarter of itself, and at least
 // minCreditReturn (wantUpdate), so what it has in flight is on average
 // an eighth short of it, or half of minCreditReturn. Never under base.
-func (b *budget) share(target float64) uint64 {
+func (b *pathMeasure) share(target float64) uint64 {
 	return uint64(max(float64(b.base), target*8/7, target+minCreditReturn/2))
 }
 

@@ -306,7 +306,7 @@ func TestBudgetLeavesSlowStreamsShare(t *testing.T) {
 	}
 	var received uint64
 	simulate(t, streams, &b, link, rtt, 1, 3*time.Second, &received)
-	require.True(t, b.full)
+	require.True(t, b.path.full)
 	// The bulk stream's window carries the rest of the link per round
 	// trip: it is not what holds the stream back.
 	rest := (link - 3*link/20) * rtt.Seconds()
@@ -326,11 +326,11 @@ func TestBudgetRestartsAfterLull(t *testing.T) {
 	streams := []*simStream{{w: recvWindow{size: 256 << 10}}, {w: recvWindow{size: 256 << 10}}}
 	var received uint64
 	now := simulate(t, streams, &b, link, rtt, 1, time.Second, &received)
-	require.True(t, b.full)
+	require.True(t, b.path.full)
 	require.NotZero(t, b.measure(now, rtt, received, streams[0].w.size, &streams[0].w.seen))
 	now += int64(10 * rtt)
 	assert.Zero(t, b.measure(now, rtt, received+1, streams[0].w.size, &streams[0].w.seen), "no bound after a lull")
-	assert.False(t, b.full)
+	assert.False(t, b.path.full)
 }
 
 // TestBudgetFollowsFasterPath: a path that gets faster after it showed
@@ -346,7 +346,7 @@ func TestBudgetFollowsFasterPath(t *testing.T) {
 	}
 	var received uint64
 	now := simulate(t, streams, &b, 25<<20, rtt, 1, 2*time.Second, &received)
-	require.True(t, b.full)
+	require.True(t, b.path.full)
 	now = simulate(t, streams, &b, 50<<20, rtt, now, 4*time.Second, &received)
 	before := received
 	simulate(t, streams, &b, 50<<20, rtt, now, time.Second, &received)
