@@ -1,6 +1,7 @@
 package core
 
 import (
+	"math"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -204,6 +205,7 @@ type pathMeasure struct {
 	sinceProbe uint8   // epochs since the last probe (probeEvery)
 	probing    uint8   // epochs into a probe; 0: none
 	probeBase  float64 // the best rate when the probe began
+	probeMin   float64 // the least rate of the probe's epochs so far
 	probeFrom  uint64  // the bound then
 	full       bool    // the path is full: windows are bounded
 	bound      uint64  // the most a window may be while full
@@ -281,16 +283,16 @@ const fullGain = 1.2
 const probeBelow = 0.85
 
 // Every probeEvery epochs of a full path the bound grows by a quarter for
-// probeEpochs epochs; unless the best rate grows by probeGain meanwhile,
-// it goes back, and if it does the next probe follows at once. So a path
-// that got faster, or applications that speed up after the path showed
-// full, are not held at the rate it showed full at, while a path still
-// full sees a quarter more in flight for two epochs in every probeEvery
-// (at 50 ms, a 64 B RPC's p99 beside eight bulk streams went from 71 to
-// 80-89 ms with probing; its p50 did not move).
+// probeEpochs epochs. Unless each of them but the first (whose credit is
+// still on its way) carried probeGain times the best rate before (one
+// epoch's burst is no proof: data that queued arrives in bursts), it goes
+// back; if they did, the next probe follows at once. So a path that got
+// faster, or applications that speed up after the path showed full, are
+// not held at the rate it showed full at, while a path still full sees a
+// quarter more in flight for three epochs in every probeEvery.
 const (
 	probeEvery  = 16
-	probeEpochs = 2
+	probeEpochs = 3
 	probeGain   = 1.1
 )
 
@@ -343,7 +345,7 @@ func (b *pathMeasure) restart(now int64, received uint64) {
 	b.streams, b.again, b.lastN = 0, 0, 0
 	b.rates, b.ri = [rateEpochs]float32{}, 0
 	b.stalls, b.fullRate, b.full, b.bound = 0, 0, false, 0
-	b.sinceProbe, b.probing, b.probeBase, b.probeFrom = 0, 0, 0, 0
+	b.sinceProbe, b.probing, b.probeBase, b.probeFrom, b.probeMin = 0, 0, 0, 0, 0
 }
 
 // endEpoch ends an epoch of elapsed nanoseconds that carried bytes,
@@ -394,8 +396,11 @@ func (b *pathMeasure) endEpoch(bytes uint64, elapsed int64, rtt time.Duration, l
 	case b.probing > 0:
 		// A probe's credit shows in the rate within two epochs. If the
 		// path took no more, it is full at the bound it had.
+		if b.probing > 1 { // the first epoch's credit was still on its way
+			b.probeMin = min(b.probeMin, rate)
+		}
 		if b.probing++; b.probing > probeEpochs {
-			if best < probeGain*b.probeBase {
+			if b.probeMin < probeGain*b.probeBase {
 				b.bound = b.probeFrom
 			} else {
 				b.sinceProbe = probeEvery - 1 // it did: probe again at once
@@ -405,7 +410,7 @@ func (b *pathMeasure) endEpoch(bytes uint64, elapsed int64, rtt time.Duration, l
 	default:
 		if b.sinceProbe++; b.sinceProbe >= probeEvery {
 			b.sinceProbe, b.probing = 0, 1
-			b.probeBase, b.probeFrom = best, b.bound
+			b.probeBase, b.probeFrom, b.probeMin = best, b.bound, math.Inf(1)
 			b.bound = min(b.bound+b.bound/4, maxCredit)
 		}
 	}
