@@ -189,15 +189,14 @@ type budget struct {
 
 // pathMeasure is the session's measure of its path (budget.measure).
 type pathMeasure struct {
-	base       uint32     // the initial window, as the first update saw it: no window shrinks below it
-	left0      int64      // the budget's left then, before any window grew
-	epoch      uint32     // the measuring epoch, counted from 1
-	epochStart int64      // monoNow when it began
-	epochRecv  uint64     // the session's received bytes then
-	grownAt    [2]float64 // how far the windows had grown in all when this epoch and the last began
-	streams    uint32     // streams that returned credit in this epoch
-	again      uint32     // of those, streams that returned credit in the last epoch too
-	lastN      uint32     // streams that returned credit in the last epoch
+	base       uint32               // the initial window, as the first update saw it: no window shrinks below it
+	left0      int64                // the budget's left then, before any window grew
+	epoch      uint32               // the measuring epoch, counted from 1
+	epochStart int64                // monoNow when it began
+	epochRecv  uint64               // the session's received bytes then
+	grownAt    [2]float64           // how far the windows had grown in all when this epoch and the last began
+	active     [activeEpochs]uint32 // [e%activeEpochs]: streams whose last credit return was in epoch e, of the last activeEpochs
+	from       uint32               // the first epoch active counts (restart)
 	rates      [rateEpochs]float32
 	ri         uint8   // where the next epoch's rate goes in rates
 	stalls     uint8   // epochs since the rate last grew by a quarter
@@ -256,6 +255,14 @@ type pathMeasure struct {
 //
 // A lull (an epoch of over four round trips: too little arrives to
 // return credit) starts the measure over.
+
+// activeEpochs is how many epochs back a stream that returned credit
+// counts for the shares: a stream's credit goes back in batches of a
+// quarter of its window, so one whose window is above its share (and
+// shrinking) may return none for a few epochs; counting only the last
+// two, eight streams at 50 ms were now and then seven, and the shares
+// an eighth too large for good.
+const activeEpochs = 4
 
 // rateEpochs is how many epochs the measured rate's maximum spans.
 const rateEpochs = 8
@@ -320,15 +327,15 @@ func (b *pathMeasure) measure(now int64, rtt time.Duration, received uint64, see
 			b.endEpoch(received-b.epochRecv, elapsed, rtt, left)
 			b.epoch++
 			b.epochStart, b.epochRecv = now, received
-			b.lastN, b.streams, b.again = b.streams, 0, 0
+			b.active[b.epoch%activeEpochs] = 0 // those last seen activeEpochs ago
 		}
 	}
 	if *seen != b.epoch {
-		if *seen == b.epoch-1 {
-			b.again++
+		if *seen >= b.from && b.epoch-*seen < activeEpochs {
+			b.active[*seen%activeEpochs]--
 		}
 		*seen = b.epoch
-		b.streams++
+		b.active[b.epoch%activeEpochs]++
 	}
 	if !b.full {
 		return 0
@@ -342,7 +349,7 @@ func (b *pathMeasure) restart(now int64, received uint64) {
 	b.epoch++
 	b.epochStart, b.epochRecv = now, received
 	b.grownAt = [2]float64{}
-	b.streams, b.again, b.lastN = 0, 0, 0
+	b.active, b.from = [activeEpochs]uint32{}, b.epoch
 	b.rates, b.ri = [rateEpochs]float32{}, 0
 	b.stalls, b.fullRate, b.full, b.bound = 0, 0, false, 0
 	b.sinceProbe, b.probing, b.probeBase, b.probeFrom, b.probeMin = 0, 0, 0, 0, 0
@@ -384,10 +391,13 @@ func (b *pathMeasure) endEpoch(bytes uint64, elapsed int64, rtt time.Duration, l
 	}
 	switch {
 	case overfull:
-		// Shares for the streams that returned credit in this epoch or
-		// the last (a stream's data comes in bursts as its credit goes
-		// back, so one epoch may miss some).
-		n := float64(max(1, b.lastN+b.streams-b.again))
+		// Shares for the streams that returned credit in the last
+		// activeEpochs epochs.
+		var n float64
+		for _, c := range b.active {
+			n += float64(c)
+		}
+		n = max(n, 1)
 		b.bound = b.share(fullGain * best * rtt.Seconds() / n)
 		b.fullRate = float32(best)
 		b.probing = 0
