@@ -352,3 +352,27 @@ func TestBudgetFollowsFasterPath(t *testing.T) {
 	simulate(t, streams, &b, 50<<20, rtt, now, time.Second, &received)
 	assert.InDelta(t, 50<<20, float64(received-before), 0.1*(50<<20), "the faster path is used")
 }
+
+// TestBudgetCountsStreamsReturningCreditRarely: a stream whose window
+// returns credit only every few epochs (a large window above its share,
+// shrinking) still counts for the shares, so that they are not too large
+// for the others.
+func TestBudgetCountsStreamsReturningCreditRarely(t *testing.T) {
+	const rtt = 10 * time.Millisecond
+	const perTick = 16 << 20 // received per round trip: a 16 MiB BDP
+	var b budget
+	b.give(64 << 20)
+	seen := make([]uint32, 8)
+	var received uint64
+	for tick := int64(1); tick <= 12; tick++ { // full by the fifth; no probe before the twentieth
+		received += perTick
+		for i := range seen {
+			if i >= 6 && tick%4 != 1 {
+				continue // returns credit every fourth round trip only
+			}
+			b.measure(tick*int64(rtt)+int64(i)*int64(time.Microsecond), rtt, received, 256<<10, &seen[i])
+		}
+	}
+	require.True(t, b.path.full)
+	assert.InDelta(t, float64(b.path.share(fullGain*perTick/8)), float64(b.path.bound), 1, "eight streams share the path")
+}
