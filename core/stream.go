@@ -572,7 +572,9 @@ func (st *Stream) forget() {
 	s := st.s
 	st.mu.Lock()
 	st.stopTimerLocked()
-	grown := uint64(st.rw.size - s.cfg.InitialStreamWindow)
+	// What the window took from the budget (it never shrinks below the
+	// window it started with; max only guards the subtraction).
+	grown := uint64(max(st.rw.size, s.cfg.InitialStreamWindow) - s.cfg.InitialStreamWindow)
 	st.rw.size = s.cfg.InitialStreamWindow
 	st.mu.Unlock()
 	s.budget.give(grown)
