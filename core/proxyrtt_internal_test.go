@@ -146,9 +146,12 @@ func TestTuningRTTBehindProxy(t *testing.T) {
 	peer.mu.Lock()
 	size := peer.rw.size
 	peer.mu.Unlock()
-	// 24 MiB over 50 ms in a few round trips takes a window of several
-	// MiB: growth went 256 KiB, 1, 4, 16 MiB while the window limited.
-	assert.GreaterOrEqual(t, size, uint32(4<<20), "window after 24 MiB over a 50 ms round trip")
+	// Tuned by the first hop's RTT the window never leaves 256 KiB. Tuned
+	// by the sessions' 50 ms it grows fourfold while it limits; how far
+	// depends on how fast this host runs the proxy (under -race the path
+	// shows full at a few MiB, and the session's bound may then take a
+	// window back below 4 MiB), so ask for one fourfold step.
+	assert.GreaterOrEqual(t, size, uint32(4*initialCredit), "window after 24 MiB over a 50 ms round trip")
 	st.Close()
 	peer.Close()
 }
