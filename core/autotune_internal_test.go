@@ -87,6 +87,31 @@ func (c delayConn) Close() error {
 	return nil
 }
 
+// windowAfterBulk sends total bytes over one stream from cli to srv and
+// returns the receiving stream's window once all of it has been read.
+func windowAfterBulk(t *testing.T, cli, srv *Session, total int, timeout time.Duration) uint32 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	st, err := cli.OpenStream(ctx)
+	require.NoError(t, err)
+	defer st.Close()
+	written := make(chan error, 1)
+	go func() {
+		_, err := st.Write(make([]byte, total))
+		written <- err
+	}()
+	peer, err := srv.AcceptStream(ctx)
+	require.NoError(t, err)
+	defer peer.Close()
+	_, err = io.ReadFull(peer, make([]byte, total))
+	require.NoError(t, err)
+	require.NoError(t, <-written)
+	peer.mu.Lock()
+	defer peer.mu.Unlock()
+	return peer.rw.size
+}
+
 // TestWindowGrowsOnLongPath: on a path whose round trip is long next to
 // the time a window takes to send, the window is what holds a stream
 // back, and auto-tuning must grow it.
@@ -95,25 +120,7 @@ func TestWindowGrowsOnLongPath(t *testing.T) {
 	cfg := DefaultConfig()
 	cli, srv := sessionPair(t, delayConn{in: ba, out: ab}, delayConn{in: ab, out: ba}, cfg)
 
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	const total = 16 << 20
-	st, err := cli.OpenStream(ctx)
-	require.NoError(t, err)
-	written := make(chan error, 1)
-	go func() {
-		_, err := st.Write(make([]byte, total))
-		written <- err
-	}()
-	peer, err := srv.AcceptStream(ctx)
-	require.NoError(t, err)
-	_, err = io.ReadFull(peer, make([]byte, total))
-	require.NoError(t, err)
-	require.NoError(t, <-written)
-
-	peer.mu.Lock()
-	size := peer.rw.size
-	peer.mu.Unlock()
+	size := windowAfterBulk(t, cli, srv, 16<<20, time.Minute)
 	// 256 KiB per 20 ms round trip is 12.5 MiB/s; 16 MiB needs a window
 	// several times that to finish in a few round trips. The delay lines
 	// have no rate of their own, so the path is as fast as the hosts move
@@ -123,6 +130,4 @@ func TestWindowGrowsOnLongPath(t *testing.T) {
 	// At least one fourfold step it always takes.
 	assert.GreaterOrEqual(t, size, uint32(4*cfg.InitialStreamWindow), "window after 16 MiB over a 20 ms round trip")
 	assert.LessOrEqual(t, size, cfg.MaxStreamWindow)
-	st.Close()
-	peer.Close()
 }

@@ -13,6 +13,13 @@ import (
 // cleanup.
 func tcpPair(t *testing.T) (dialed, accepted *net.TCPConn) {
 	t.Helper()
+	return tcpPairVia(t, nil)
+}
+
+// tcpPairVia is tcpPair with the dialer going to via(listener address)
+// instead (a proxy in front of the listener), unless via is nil.
+func tcpPairVia(t *testing.T, via func(addr string) string) (dialed, accepted *net.TCPConn) {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	defer ln.Close()
@@ -25,7 +32,11 @@ func tcpPair(t *testing.T) (dialed, accepted *net.TCPConn) {
 		}
 		got <- c
 	}()
-	c, err := net.Dial("tcp", ln.Addr().String())
+	addr := ln.Addr().String()
+	if via != nil {
+		addr = via(addr)
+	}
+	c, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	sc, ok := <-got

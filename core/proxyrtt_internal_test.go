@@ -1,7 +1,6 @@
 package core
 
 import (
-	"context"
 	"io"
 	"net"
 	"sync"
@@ -103,39 +102,9 @@ func (f closerFunc) Close() error { f(); return nil }
 // hop's RTT it stays at 256 KiB (5 MiB/s over 50 ms).
 func TestTuningRTTBehindProxy(t *testing.T) {
 	const oneWay = 25 * time.Millisecond
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer ln.Close()
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			close(accepted)
-			return
-		}
-		accepted <- c
-	}()
-	c, err := net.Dial("tcp", delayProxy(t, ln.Addr().String(), oneWay))
-	require.NoError(t, err)
-	sc, ok := <-accepted
-	require.True(t, ok)
+	c, sc := tcpPairVia(t, func(addr string) string { return delayProxy(t, addr, oneWay) })
 	cli, srv := sessionPair(t, c, sc, DefaultConfig())
-
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	const total = 24 << 20
-	st, err := cli.OpenStream(ctx)
-	require.NoError(t, err)
-	written := make(chan error, 1)
-	go func() {
-		_, err := st.Write(make([]byte, total))
-		written <- err
-	}()
-	peer, err := srv.AcceptStream(ctx)
-	require.NoError(t, err)
-	_, err = io.ReadFull(peer, make([]byte, total))
-	require.NoError(t, err)
-	require.NoError(t, <-written)
+	size := windowAfterBulk(t, cli, srv, 24<<20, 2*time.Minute)
 
 	for _, s := range []*Session{cli, srv} {
 		_, ok := s.carrier.(*tcpCarrier)
@@ -143,15 +112,10 @@ func TestTuningRTTBehindProxy(t *testing.T) {
 		assert.GreaterOrEqual(t, s.tuningRTT(), 2*oneWay, "the sessions' RTT, not the first hop's (kernel: %v)",
 			time.Duration(s.kernelRTT.Load()))
 	}
-	peer.mu.Lock()
-	size := peer.rw.size
-	peer.mu.Unlock()
 	// Tuned by the first hop's RTT the window never leaves 256 KiB. Tuned
 	// by the sessions' 50 ms it grows fourfold while it limits; how far
 	// depends on how fast this host runs the proxy (under -race the path
 	// shows full at a few MiB, and the session's bound may then take a
 	// window back below 4 MiB), so ask for one fourfold step.
 	assert.GreaterOrEqual(t, size, uint32(4*initialCredit), "window after 24 MiB over a 50 ms round trip")
-	st.Close()
-	peer.Close()
 }

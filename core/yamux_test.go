@@ -15,7 +15,6 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/hashicorp/yamux"
 	"github.com/netmux/netmux/core"
+	"github.com/netmux/netmux/internal/parked"
 	"github.com/netmux/netmux/transport/mem"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -672,17 +672,8 @@ func yamuxWaitGroup(t *testing.T, wg *sync.WaitGroup, d time.Duration, what stri
 
 // yamuxGoroutines returns the stacks of goroutines running yamux code.
 func yamuxGoroutines() []string {
-	buf := make([]byte, 64<<10)
-	for {
-		n := runtime.Stack(buf, true)
-		if n < len(buf) {
-			buf = buf[:n]
-			break
-		}
-		buf = make([]byte, 2*len(buf))
-	}
 	var out []string
-	for _, g := range strings.Split(string(buf), "\n\n") {
+	for _, g := range parked.Stacks() {
 		if strings.Contains(g, "github.com/hashicorp/yamux.") {
 			out = append(out, g)
 		}

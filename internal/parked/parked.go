@@ -93,7 +93,9 @@ func (g goroutine) calls(fn string) bool {
 	return false
 }
 
-func goroutines() []goroutine {
+// Stacks returns the stack of every goroutine, one string each, as the
+// runtime's stack dump prints them.
+func Stacks() []string {
 	buf := make([]byte, 1<<20)
 	for {
 		n := runtime.Stack(buf, true)
@@ -103,8 +105,12 @@ func goroutines() []goroutine {
 		}
 		buf = make([]byte, 2*len(buf))
 	}
+	return strings.Split(string(buf), "\n\n")
+}
+
+func goroutines() []goroutine {
 	var gs []goroutine
-	for _, block := range strings.Split(string(buf), "\n\n") {
+	for _, block := range Stacks() {
 		lines := strings.Split(block, "\n")
 		// "goroutine 18 [chan receive]:"
 		_, state, ok := strings.Cut(lines[0], "[")
