@@ -63,9 +63,13 @@ const minEpoch = time.Millisecond
 // (see recvWindow).
 const growFactor = 4
 
-// minCreditReturn is the least credit a stream returns at once: half the
-// protocol's initial window (see wantUpdate).
+// minCreditReturn is the least credit a stream returns at once on a
+// short path: half the protocol's initial window (see wantUpdate).
 const minCreditReturn = initialCredit / 2
+
+// longPath is the round-trip time from which every window returns its
+// credit a quarter at a time (wantUpdate).
+const longPath = time.Millisecond
 
 // credit is what the peer may still send.
 func (w *recvWindow) credit() uint32 { return w.size - w.buffered - w.unacked }
@@ -87,20 +91,31 @@ func (w *recvWindow) consume(n uint32) {
 }
 
 // wantUpdate reports whether enough credit is owed to the peer to send it
-// back: once unacked reaches a quarter of the window, and at least
-// minCreditReturn (128 KiB, half of a 256 KiB window). The rule is the
-// same over every carrier.
+// back, on a path of round-trip time rtt (0: unknown): once unacked
+// reaches a quarter of the window and, on a path shorter than longPath,
+// at least minCreditReturn (128 KiB, half of a 256 KiB window). The rule
+// is the same over every carrier.
 //
 // Credit goes back in batches, never one update per Read. Every update is
 // a frame, and usually a transport write of its own: with 256 KiB windows
 // credit returned at a quarter cost 64 concurrent bulk streams 12 % of
-// their rate to update writes over loopback TCP, so a small window
-// returns it at half (as x/net/http2 does). A large window, grown for a
-// long path, returns it at a quarter: updates are then rare next to the
-// data anyway, and a window need only be 4/3 of what the path holds in
-// flight, not twice.
-func (w *recvWindow) wantUpdate() bool {
-	return w.unacked > 0 && w.unacked >= max(w.size>>2, minCreditReturn)
+// their rate to update writes over loopback TCP, so on a short path a
+// small window returns it at half (as x/net/http2 does). A large window
+// returns it at a quarter: updates are then rare next to the data anyway,
+// and a window need only be 4/3 of what the path holds in flight, not
+// twice. So does every window on a long path, where a small window is
+// what limits its stream and the updates cost nothing next to the round
+// trip: returned at half, the credit read and not yet returned is up to
+// half the window, and a stream reading 36 KiB at a time from a 256 KiB
+// window had about 0.57 of it in flight per round trip, under the two
+// thirds that prove a window limits its stream (update), so it never
+// grew.
+func (w *recvWindow) wantUpdate(rtt time.Duration) bool {
+	batch := w.size >> 2
+	if rtt < longPath {
+		batch = max(batch, minCreditReturn)
+	}
+	return w.unacked > 0 && w.unacked >= batch
 }
 
 // update returns the credit to send back now (call it when wantUpdate
@@ -427,9 +442,10 @@ func (b *pathMeasure) endEpoch(bytes uint64, elapsed int64, rtt time.Duration, l
 }
 
 // share is the window that keeps target bytes in flight on average: a
-// window returns credit in batches of a quarter of itself, and at least
-// minCreditReturn (wantUpdate), so what it has in flight is on average
-// an eighth short of it, or half of minCreditReturn. Never under base.
+// window returns credit in batches of a quarter of itself, and on a
+// short path at least minCreditReturn (wantUpdate), so what it has in
+// flight is on average an eighth short of it, or up to half of
+// minCreditReturn. Never under base.
 func (b *pathMeasure) share(target float64) uint64 {
 	return uint64(max(float64(b.base), target*8/7, target+minCreditReturn/2))
 }

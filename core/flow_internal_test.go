@@ -16,22 +16,25 @@ func TestRecvWindowCredit(t *testing.T) {
 	require.True(t, w.receive(424<<10))
 	assert.Equal(t, uint32(0), w.credit())
 	w.consume(200 << 10)
-	assert.False(t, w.wantUpdate(), "200 KiB < a quarter of 1 MiB")
+	assert.False(t, w.wantUpdate(0), "200 KiB < a quarter of 1 MiB")
 	w.consume(56 << 10)
-	require.True(t, w.wantUpdate())
+	require.True(t, w.wantUpdate(0))
 	var b budget
 	delta := w.update(1, 0, size, &b, 0)
 	assert.Equal(t, uint32(256<<10), delta, "returns exactly what was read")
 	assert.Equal(t, uint32(256<<10), w.credit())
 
-	// A small window returns credit at half, never less than
-	// minCreditReturn: whatever the carrier.
+	// On a short path a small window returns credit at half, never less
+	// than minCreditReturn: whatever the carrier. On a long path, at a
+	// quarter.
 	w = recvWindow{size: initialCredit}
 	require.True(t, w.receive(initialCredit))
-	w.consume(minCreditReturn - 1)
-	assert.False(t, w.wantUpdate(), "below half of 256 KiB")
-	w.consume(1)
-	assert.True(t, w.wantUpdate())
+	w.consume(initialCredit / 4)
+	assert.True(t, w.wantUpdate(longPath), "a quarter of 256 KiB on a long path")
+	assert.False(t, w.wantUpdate(longPath-1), "below half of 256 KiB on a short path")
+	assert.False(t, w.wantUpdate(0), "below half of 256 KiB, the RTT unknown")
+	w.consume(minCreditReturn - initialCredit/4)
+	assert.True(t, w.wantUpdate(0))
 }
 
 // carry has the stream carry n windows' worth of data, read as it
@@ -44,7 +47,7 @@ func carry(t *testing.T, w *recvWindow, n int, start int64, d time.Duration, rtt
 	for i := 1; i <= steps; i++ {
 		require.True(t, w.receive(size/2))
 		w.consume(size / 2)
-		require.True(t, w.wantUpdate())
+		require.True(t, w.wantUpdate(rtt))
 		total += w.update(start+int64(d)*int64(i)/int64(steps), rtt, max, b, 0)
 	}
 	return total
@@ -243,7 +246,7 @@ func simulate(t *testing.T, streams []*simStream, b *budget, link float64, rtt t
 			require.True(t, s.w.receive(n))
 			*received += uint64(n)
 			s.w.consume(n)
-			if s.w.wantUpdate() {
+			if s.w.wantUpdate(rtt) {
 				s.w.update(now, rtt, maxSize, b, *received)
 			}
 		}
@@ -375,4 +378,38 @@ func TestBudgetCountsStreamsReturningCreditRarely(t *testing.T) {
 	}
 	require.True(t, b.path.full)
 	assert.InDelta(t, float64(b.path.share(fullGain*perTick/8)), float64(b.path.bound), 1, "eight streams share the path")
+}
+
+// TestRecvWindowSmallWindowGrows: a stream held back by its 256 KiB
+// window on a long path, read 36 KiB at a time, starting late (its first
+// epoch passes before any data comes). Returned at half, credit the
+// stream has read stays with it until the next burst, and it has about
+// 0.57 of its window in flight per round trip, too little to prove its
+// window limits it: the window never grew. On a long path credit goes
+// back a quarter at a time, and it grows.
+func TestRecvWindowSmallWindowGrows(t *testing.T) {
+	const size, maxSize = initialCredit, 32 << 20
+	const rtt = 100 * time.Millisecond
+	const piece = 36 << 10
+	var b budget
+	b.give(1 << 30)
+	w := recvWindow{size: size}
+	w.update(int64(time.Millisecond), rtt, maxSize, &b, 0) // the epoch starts before any data
+	inFlight := uint32(size)                               // the peer sends its whole credit at once
+	for rt := int64(3); rt < 20 && w.size == size; rt++ {
+		// The burst sent a round trip ago arrives and is read piece by
+		// piece; what the stream returns goes out in the next burst.
+		var returned uint32
+		for got, i := uint32(0), int64(0); got < inFlight; i++ {
+			n := min(piece, inFlight-got)
+			got += n
+			require.True(t, w.receive(n))
+			w.consume(n)
+			if w.wantUpdate(rtt) {
+				returned += w.update(rt*int64(rtt)+i*int64(time.Millisecond), rtt, maxSize, &b, 0)
+			}
+		}
+		inFlight = returned
+	}
+	assert.Greater(t, w.size, uint32(size), "the window that limits its stream grows")
 }

@@ -143,8 +143,10 @@ func (st *Stream) Read(p []byte) (int, error) {
 			n := st.buf.read(p)
 			st.rw.consume(uint32(n))
 			var delta uint32
-			if !st.is(lifeFinRecv|lifeReadClosed) && st.rw.wantUpdate() {
-				delta = st.rw.update(monoNow(), s.tuningRTT(), s.cfg.MaxStreamWindow, &s.budget, s.stats.bytesIn.Load())
+			if !st.is(lifeFinRecv | lifeReadClosed) {
+				if rtt := s.tuningRTT(); st.rw.wantUpdate(rtt) {
+					delta = st.rw.update(monoNow(), rtt, s.cfg.MaxStreamWindow, &s.budget, s.stats.bytesIn.Load())
+				}
 			}
 			st.reads.leave()
 			st.mu.Unlock()
