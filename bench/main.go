@@ -477,25 +477,24 @@ func describe(name string, p params) string {
 		if strings.HasPrefix(name, "wan200") {
 			link = p.WANLinks[1]
 		}
-		what := "one stream writes"
+		what, streams := "one stream writes", 1
+		d := ""
 		if strings.HasSuffix(name, "x8") {
-			what = fmt.Sprintf("%d streams write", p.WANStreams)
+			what, streams = fmt.Sprintf("%d streams write", p.WANStreams), p.WANStreams+1
+			d = fmt.Sprintf("; beside them %d B echo RPCs", p.RPCSize)
 		}
-		d := fmt.Sprintf("link %v; %s %s chunks non-stop; received in %v after %v", link, what, size(int64(p.WriteSize)), p.WANMeasure, p.WANWarmup)
-		if strings.HasSuffix(name, "x8") {
-			d += fmt.Sprintf("; beside them %d B echo RPCs", p.RPCSize)
-		}
-		streams := 1
-		if strings.HasSuffix(name, "x8") {
-			streams = p.WANStreams + 1
-		}
+		d = fmt.Sprintf("link %v; %s %s chunks non-stop; received in %v after %v", link, what, size(int64(p.WriteSize)), p.WANMeasure, p.WANWarmup) + d
+		// netmux's documented bound on unread data at both ends, for n
+		// streams: 2 x (n x InitialStreamWindow + SessionReceiveBudget).
 		cfg := core.DefaultConfig()
-		mib := func(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
+		bound := func(n int) string {
+			b := 2 * (int64(n)*int64(cfg.InitialStreamWindow) + int64(cfg.SessionReceiveBudget))
+			return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20))
+		}
 		return d + fmt.Sprintf("; heap: both ends, after GC at the end; heap peak: both ends, sampled every %v"+
 			" (netmux's documented bound on unread data, both ends: 2 x (MaxStreams x InitialStreamWindow + SessionReceiveBudget) = %s; for these %d streams 2 x (%d x %s + %s) = %s)",
-			heapSampleEvery, mib(2*(int64(cfg.MaxStreams)*int64(cfg.InitialStreamWindow)+int64(cfg.SessionReceiveBudget))),
-			streams, streams, size(int64(cfg.InitialStreamWindow)), size(int64(cfg.SessionReceiveBudget)),
-			mib(2*(int64(streams)*int64(cfg.InitialStreamWindow)+int64(cfg.SessionReceiveBudget))))
+			heapSampleEvery, bound(cfg.MaxStreams), streams, streams, size(int64(cfg.InitialStreamWindow)),
+			size(int64(cfg.SessionReceiveBudget)), bound(streams))
 	case "sessions":
 		return fmt.Sprintf("%d idle session pairs (or as many as the open-file limit allows) over loopback TCP, %d dialing at once; heap+stacks and goroutines per end", p.SessionPairs, p.SessionDialers)
 	}

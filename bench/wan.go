@@ -534,29 +534,37 @@ func wanRun(c, s sessionLike, lk *link, h0 uint64, spec linkSpec, n int, p param
 		"heap_peak_mib": float64(peak) / (1 << 20),
 	}
 	if withRPC {
-		var dev float64
-		for i := range n {
-			share := float64(in1[i]-in0[i]) / float64(total)
+		shares, dev := fairShares(in0, in1)
+		for i, share := range shares {
 			out[fmt.Sprintf("share%d", i)] = share // in the JSON report, not the table
-			dev = math.Max(dev, math.Abs(share*float64(n)-1))
 		}
 		out["fair_dev"] = dev
 		// The same over the second half of the window alone: what is
 		// left of the streams' start-up by then (in the JSON report).
-		var late, lateDev float64
-		for i := range n {
-			late += float64(in1[i] - inHalf[i])
-		}
-		for i := range n {
-			if late > 0 {
-				lateDev = math.Max(lateDev, math.Abs(float64(in1[i]-inHalf[i])/late*float64(n)-1))
-			}
-		}
-		out["fair_dev_late"] = lateDev
+		_, out["fair_dev_late"] = fairShares(inHalf, in1)
 		out["rpc_p50_ms"] = micros(percentile(lat, 0.50)) / 1000
 		out["rpc_p99_ms"] = micros(percentile(lat, 0.99)) / 1000
 	}
 	return out, nil
+}
+
+// fairShares returns each stream's share of the bytes received between
+// the counts from and to, and the largest deviation of a share from an
+// equal one, relative to it (0: all equal; 0 if nothing arrived).
+func fairShares(from, to []int64) (shares []float64, dev float64) {
+	var total int64
+	for i := range to {
+		total += to[i] - from[i]
+	}
+	if total <= 0 {
+		return make([]float64, len(to)), 0
+	}
+	shares = make([]float64, len(to))
+	for i := range to {
+		shares[i] = float64(to[i]-from[i]) / float64(total)
+		dev = math.Max(dev, math.Abs(shares[i]*float64(len(to))-1))
+	}
+	return shares, dev
 }
 
 // opaqueConn hides a carrier connection behind Read, Write and Close, as

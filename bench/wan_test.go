@@ -121,3 +121,14 @@ func TestOptInScenarios(t *testing.T) {
 	}
 	assert.Equal(t, []string{"netmux", "yamux", "smux-v1", "smux-v2"}, sessionMuxes)
 }
+
+// TestFairShares: each stream's share of what arrived between two counts,
+// and the largest deviation from an equal share relative to it.
+func TestFairShares(t *testing.T) {
+	shares, dev := fairShares([]int64{100, 0}, []int64{130, 10})
+	assert.Equal(t, []float64{0.75, 0.25}, shares)
+	assert.InDelta(t, 0.5, dev, 1e-9, "0.75 is half again an equal share")
+	shares, dev = fairShares([]int64{5, 5}, []int64{5, 5})
+	assert.Equal(t, []float64{0, 0}, shares, "nothing arrived")
+	assert.Zero(t, dev)
+}
